@@ -1,0 +1,157 @@
+"""GET /ocpi/2.2.1/sender/locations under load, on SQLite and PostgreSQL.
+
+    .venv/bin/python -m bench.ocpi_locations [--seconds 20] [--connections 16] [--locations 10000] [--backends sqlite,postgresql]
+
+For each backend: a temporary database holding N generated locations (2-4 EVSEs with 1-2 connectors each),
+the hub started with `hub serve` in its own process, then 16 keep-alive connections in another process
+paging through the list with random offsets (limit=10, then limit=100) as an eMSP would. Prints req/s,
+p50 and p99 latency, and the errors (any answer that is not HTTP 200 + OCPI 1000 counts).
+PostgreSQL: HUB_BENCH_PG_URL (default postgresql+asyncpg://postgres@127.0.0.1/postgres) must allow CREATE DATABASE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import multiprocessing
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from bench import httpload
+from fixtures import generate
+from hub.model import PartyId
+from hub.settings import Settings
+from hub.store.migrate import upgrade
+
+TOKEN = "bench-emsp-token"  # noqa: S105
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _fill(url: str, count: int) -> None:
+    from hub.app import Hub
+    from hub.store import platforms as store
+
+    hub = Hub(Settings(database_url=url, log_level="WARNING"))
+    await hub.start(dispatch=False)
+    try:
+        cpos = [PartyId("NL", "GRN"), PartyId("DE", "VLT"), PartyId("FR", "ION"), PartyId("BE", "ELC")]
+        for cpo in cpos:
+            await hub.core.parties.ensure_local(cpo, "CPO", str(cpo))
+            for tariff in generate.tariffs(cpo):
+                await hub.core.objects.put_tariff(None, tariff)
+        rng = random.Random(42)
+        pending = []
+        for n in range(count):
+            loc = generate.location(rng, cpos[n % len(cpos)], n)
+            pending.append(hub.core.objects.put_location(None, loc))
+            if len(pending) == 500:  # written in batches by the group-committing writer
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+
+        def op(tx) -> None:  # noqa: ANN001
+            pid = store.create_platform(tx, name="bench eMSP", token_in=TOKEN, token_kind="C", status="CONNECTED")
+            store.set_parties(tx, pid, [(PartyId("NL", "BEN"), "EMSP", "bench", None)])
+
+        await hub.core.db.write(op)
+    finally:
+        await hub.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(url: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1", "HUB_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--no-migrate"], env=env, cwd=ROOT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the hub did not start")
+
+
+def _load(port: int, limit: int, count: int, connections: int, seconds: float, queue: multiprocessing.Queue) -> None:
+    offsets = range(0, max(1, count - limit), max(1, limit // 2))
+    paths = [f"/ocpi/2.2.1/sender/locations?offset={o}&limit={limit}" for o in offsets]
+    headers = {"Authorization": "Token " + base64.b64encode(TOKEN.encode()).decode()}
+    make = httpload.get_requests("127.0.0.1", port, paths, headers)
+    queue.put(httpload.run("127.0.0.1", port, make, connections, seconds))
+
+
+def measure(url: str, args: argparse.Namespace) -> list[tuple[int, dict]]:
+    asyncio.run(_fill(url, args.locations))
+    port = _free_port()
+    proc = _serve(url, port)
+    out = []
+    try:
+        for limit in (10, 100):
+            queue: multiprocessing.Queue = multiprocessing.Queue()
+            loader = multiprocessing.Process(target=_load, args=(port, limit, args.locations, args.connections, args.seconds, queue))
+            loader.start()
+            out.append((limit, queue.get()))
+            loader.join()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return out
+
+
+async def _pg_database(admin_url: str, name: str, create: bool) -> None:
+    conn = await asyncpg.connect(make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False))
+    await conn.execute(f'CREATE DATABASE "{name}"' if create else f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--locations", type=int, default=10_000)
+    p.add_argument("--backends", default="sqlite,postgresql")
+    args = p.parse_args()
+    rows = []
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            tmp = tempfile.mkdtemp()
+            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+            upgrade(url)
+            rows += [(backend, *r) for r in measure(url, args)]
+        else:
+            admin = os.environ.get("HUB_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1/postgres")
+            name = f"hub_bench_{uuid.uuid4().hex[:8]}"
+            asyncio.run(_pg_database(admin, name, True))
+            url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+            try:
+                upgrade(url)
+                rows += [(backend, *r) for r in measure(url, args)]
+            finally:
+                asyncio.run(_pg_database(admin, name, False))
+    print(f"\nGET /ocpi/2.2.1/sender/locations, {args.locations} locations, {args.connections} keep-alive connections, {args.seconds:g} s")
+    print(f"{'backend':<11}{'limit':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'errors':>8}")
+    for backend, limit, r in rows:
+        print(f"{backend:<11}{limit:>6}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['requests']:>10}{r['errors']:>8}")
+
+
+if __name__ == "__main__":
+    main()

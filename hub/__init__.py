@@ -1,0 +1,1 @@
+"""The hub's core and its native surface."""

@@ -1,0 +1,74 @@
+"""The application: the core plus every protocol and connector, mounted on one litestar app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import msgspec
+from litestar import Litestar, Response, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from connectors import bilateral
+from hub import logs
+from hub.core import Core
+from hub.settings import Settings
+from protocols.ocpi.v221 import codec
+from protocols.ocpi.v221.api import Ocpi
+from protocols.ocpi.v221.client import OcpiClient
+from protocols.ocpi.v221.push import OcpiPush
+from protocols.ocpi.v221.server import router as ocpi_router
+
+
+class Hub:
+    """Everything one process runs, built from settings (the app, the CLI and the tests use it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.core = Core(settings, render=codec.render)
+        self.client = OcpiClient(settings.hub_party, timeout=settings.forward_timeout)
+        self.ocpi = Ocpi(self.core, self.client)
+        self.core.senders["ocpi"] = OcpiPush(self.client, settings.hub_party)
+        bilateral.install(self.ocpi)
+
+    async def start(self, dispatch: bool = True) -> None:
+        await self.core.start(dispatch=dispatch)
+
+    async def stop(self) -> None:
+        await self.core.stop()
+        await self.client.aclose()
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    logs.setup(settings.log_level)
+    hub = hub or Hub(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    @get("/health", tags=["hub"])
+    async def health() -> Response:
+        """Liveness and database reachability."""
+        await hub.core.db.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
+        body = {"status": "ok", "party": str(settings.hub_party), "version": "0.1.0"}
+        return Response(content=msgspec.json.encode(body), media_type="application/json")
+
+    app = Litestar(
+        route_handlers=[health, ocpi_router(hub.ocpi)],
+        lifespan=[lifespan],
+        middleware=[logs.RequestIds],
+        openapi_config=OpenAPIConfig(
+            title="EV roaming hub", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()],
+            description="OCPI 2.2.1 hub (Sender interfaces under /ocpi/2.2.1/sender, Receiver under /ocpi/2.2.1/receiver).",
+        ),
+        debug=False,
+    )
+    app.state.hub = hub
+    return app

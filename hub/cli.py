@@ -1,0 +1,198 @@
+"""The `hub` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from hub.model import PartyId
+from hub.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+async def _with_hub(fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run `fn(hub)` against the configured database, without serving."""
+    from hub.app import Hub
+
+    hub = Hub(_settings())
+    await hub.start(dispatch=False)
+    try:
+        return await fn(hub)
+    finally:
+        await hub.stop()
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from hub.app import create_app
+    from hub.store.migrate import upgrade
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = Settings.from_env(**overrides)
+    if not args.no_migrate:
+        upgrade(settings.database_url)
+    if args.demo:
+        from fixtures import demo
+
+        asyncio.run(demo.load(settings))
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                access_log=False, loop="uvloop" if _has("uvloop") else "asyncio", http="httptools" if _has("httptools") else "h11")
+
+
+def _has(module: str) -> bool:
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    from hub.store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}: {settings.database_url}")
+
+
+def cmd_ocpi_invite(args: argparse.Namespace) -> None:
+    from connectors import bilateral
+
+    party = PartyId.of(args.country_code, args.party_id)
+    _print(asyncio.run(_with_hub(lambda hub: bilateral.invite(hub.ocpi, party, args.role, args.name))))
+
+
+def cmd_ocpi_register(args: argparse.Namespace) -> None:
+    from connectors import bilateral
+
+    async def run(hub: Any) -> Any:
+        platform = await bilateral.register(hub.ocpi, args.versions_url, args.token, args.name)
+        return {"platform": platform.id, "status": platform.row.status, "parties": [f"{p} {r}" for p, r in platform.roles]}
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def cmd_ocpi_parties(args: argparse.Namespace) -> None:
+    from connectors import bilateral
+
+    async def run(hub: Any) -> Any:
+        return bilateral.parties(hub.ocpi)
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def cmd_ocpi_sync(args: argparse.Namespace) -> None:
+    from connectors import bilateral
+
+    async def run(hub: Any) -> Any:
+        platform = hub.core.directory.platform(args.platform)
+        if platform is None:
+            raise SystemExit(f"no platform {args.platform}")
+        since = datetime.fromisoformat(args.since.replace("Z", "+00:00")) if args.since else None
+        pulled = await bilateral.pull(hub.ocpi, platform, since)
+        await hub.core.parties.resync(platform.id, None if since is None else int(since.timestamp() * 1e6))
+        return {"pulled": pulled, "pushed": "queued in the outbox"}
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> None:
+    from hub.store import outbox
+
+    async def run(hub: Any) -> Any:
+        events = await hub.core.db.read(lambda c: outbox.listing(c, args.status, args.platform, args.limit))
+        counts = await hub.core.db.read(outbox.counts)
+        rows = [{"seq": e.seq, "platform": e.destination, "kind": e.kind, "op": e.op, "path": e.path, "status": e.status,
+                 "attempts": e.attempts, "last_error": e.last_error} for e in events]
+        return {"counts": counts, "events": rows}
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def cmd_outbox_replay(args: argparse.Namespace) -> None:
+    from hub.store import outbox
+
+    async def run(hub: Any) -> Any:
+        n = await hub.core.db.write(lambda tx: outbox.replay(tx, args.seq or None, args.platform))
+        return {"replayed": n}
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+# --- parser ---------------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hub", description="EV roaming hub and interop gateway")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the hub (HTTP: OCPI; settings from HUB_* environment variables)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--demo", action="store_true", help="load the demo parties and data from fixtures/ first")
+    s.add_argument("--no-migrate", action="store_true", help="do not upgrade the database schema first")
+    s.set_defaults(fn=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    u = db.add_parser("upgrade", help="apply the migrations (HUB_DATABASE_URL)")
+    u.add_argument("revision", nargs="?", default="head")
+    u.set_defaults(fn=cmd_db_upgrade)
+
+    o = sub.add_parser("ocpi", help="OCPI 2.2.1 parties").add_subparsers(dest="ocpi_command", required=True)
+    i = o.add_parser("invite", help="issue a token A for a party that will register with the hub; prints JSON")
+    i.add_argument("--country-code", required=True)
+    i.add_argument("--party-id", required=True)
+    i.add_argument("--role", required=True, choices=["CPO", "EMSP", "NSP", "NAP", "SCSP", "OTHER"])
+    i.add_argument("--name")
+    i.set_defaults(fn=cmd_ocpi_invite)
+    r = o.add_parser("register", help="register the hub with a peer that gave it a token A (the hub must be serving)")
+    r.add_argument("--versions-url", required=True)
+    r.add_argument("--token", required=True, help="the peer's token A")
+    r.add_argument("--name")
+    r.set_defaults(fn=cmd_ocpi_register)
+    pa = o.add_parser("parties", help="connected platforms, their parties and status")
+    pa.set_defaults(fn=cmd_ocpi_parties)
+    sy = o.add_parser("sync", help="re-sync a platform: pull from its Sender interfaces, queue what it should have")
+    sy.add_argument("--platform", type=int, required=True)
+    sy.add_argument("--since", help="only changes since this RFC 3339 time")
+    sy.set_defaults(fn=cmd_ocpi_sync)
+
+    ob = sub.add_parser("outbox", help="the delivery queue").add_subparsers(dest="outbox_command", required=True)
+    ol = ob.add_parser("list", help="recent events and counts per status")
+    ol.add_argument("--status", choices=["pending", "inflight", "done", "parked", "skipped"])
+    ol.add_argument("--platform", type=int)
+    ol.add_argument("--limit", type=int, default=50)
+    ol.set_defaults(fn=cmd_outbox_list)
+    orp = ob.add_parser("replay", help="send parked (or skipped) events again")
+    orp.add_argument("seq", nargs="*", type=int)
+    orp.add_argument("--platform", type=int)
+    orp.set_defaults(fn=cmd_outbox_replay)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

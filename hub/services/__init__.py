@@ -1,0 +1,1 @@
+"""Core services: validate, authorise, route and store, writing state and outbox events in one transaction."""

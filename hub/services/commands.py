@@ -1,0 +1,163 @@
+"""Commands and charging-profile requests relayed through the hub, with their asynchronous results.
+
+The hub hands the receiver a `response_url` of its own, keeps the sender's, and relays the result when
+it arrives. A command for a party whose chargers the hub runs itself goes to a local executor instead
+(the OCPP central system); for every other party the protocol module forwards it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from hub import model
+from hub.model import PartyId
+from hub.services.directory import Directory, Platform
+from hub.services.errors import Invalid, NotFound, UnknownLocation, UnknownReceiver
+from hub.services.objects import Objects
+from hub.store import schema
+from hub.store.db import Database, Tx
+from hub.store.documents import encode, now_us
+
+C = schema.commands
+
+# A local executor runs a command on the hub's own chargers: (record) -> the synchronous response.
+LocalExecutor = Callable[["CommandRecord"], Awaitable[Any]]
+
+
+class CommandRecord(msgspec.Struct, frozen=True):
+    id: str
+    kind: str
+    sender: PartyId
+    receiver: PartyId
+    response_url: str
+    correlation_id: str | None
+    status: str
+    request: bytes
+
+    def decoded(self, type_: type) -> Any:
+        return msgspec.json.decode(self.request, type=type_)
+
+
+def _record(row: Any) -> CommandRecord:
+    return CommandRecord(
+        id=row.id, kind=row.kind, sender=PartyId(row.sender_country_code, row.sender_party_id),
+        receiver=PartyId(row.receiver_country_code, row.receiver_party_id), response_url=row.response_url,
+        correlation_id=row.correlation_id, status=row.status, request=row.request,
+    )
+
+
+class Commands:
+    def __init__(self, db: Database, directory: Directory, objects: Objects) -> None:
+        self.db = db
+        self.directory = directory
+        self.objects = objects
+        self.local: dict[str, LocalExecutor] = {}  # kind family ("command", "profile") -> executor
+
+    async def route(self, caller: Platform, sender: PartyId, request: model.CommandRequest, to: PartyId | None) -> PartyId:
+        """Decide (and check) which CPO a command goes to."""
+        if sender not in caller.parties_with_role("EMSP", "SCSP", "OTHER"):
+            raise Invalid(f"{sender} is not a party of this platform that may send commands", "OCPI-from-party-id")
+        token = getattr(request, "token", None)
+        if token is not None and token.owner_party not in caller.parties:
+            raise Invalid("an eMSP may only use its own tokens in commands", "token")
+        location_id = getattr(request, "location_id", None)
+        if location_id is not None:
+            owner = await self.objects.find_location_owner(location_id)
+            if owner is None and (to is None or self.directory.is_local(to)):
+                raise UnknownLocation(f"unknown location {location_id}")
+            receiver = to or owner
+        elif isinstance(request, model.StopSession):
+            session = await self.objects.find_session(request.session_id, to)
+            receiver = to or (session.owner_party if session else None)
+            if session is not None and session.cdr_token.owner_party not in caller.parties:
+                receiver = None  # never stop another eMSP's session
+        else:  # CANCEL_RESERVATION: where the reservation went
+            receiver = to or await self._reservation_receiver(sender, request.reservation_id)  # type: ignore[union-attr]
+        if receiver is None:
+            raise UnknownReceiver("no CPO found for this command")
+        if not self.directory.known(receiver):
+            raise UnknownReceiver(f"unknown receiver {receiver}")
+        return receiver
+
+    async def _reservation_receiver(self, sender: PartyId, reservation_id: str) -> PartyId | None:
+        def op(conn: sa.Connection) -> PartyId | None:
+            for row in conn.execute(
+                sa.select(C).where(C.c.kind == "RESERVE_NOW", C.c.sender_country_code == sender.country_code,
+                                   C.c.sender_party_id == sender.party_id).order_by(C.c.created_us.desc())
+            ):
+                req = msgspec.json.decode(row.request, type=model.ReserveNow)
+                if req.reservation_id.upper() == reservation_id.upper():
+                    return PartyId(row.receiver_country_code, row.receiver_party_id)
+            return None
+
+        return await self.db.read(op)
+
+    async def open(
+        self, kind: str, sender: PartyId, receiver: PartyId, request: msgspec.Struct, response_url: str,
+        correlation_id: str | None,
+    ) -> CommandRecord:
+        """Record a request about to be relayed; its id goes into the hub's response_url."""
+        now = now_us()
+        row = {
+            "id": uuid.uuid4().hex, "kind": kind, "sender_country_code": sender.country_code,
+            "sender_party_id": sender.party_id, "receiver_country_code": receiver.country_code,
+            "receiver_party_id": receiver.party_id, "response_url": response_url, "correlation_id": correlation_id,
+            "status": "REQUESTED", "request": encode(request), "created_us": now, "updated_us": now,
+        }
+        await self.db.write(lambda tx: tx.execute(sa.insert(C).values(**row)))
+        return CommandRecord(
+            id=row["id"], kind=kind, sender=sender, receiver=receiver, response_url=response_url,
+            correlation_id=correlation_id, status="REQUESTED", request=row["request"],
+        )
+
+    async def responded(self, command_id: str, response: msgspec.Struct | None, failed: bool = False) -> None:
+        status = "FAILED" if failed else "RESPONDED"
+        await self.db.write(lambda tx: _update(tx, command_id, status=status, response=encode(response).decode() if response else None))
+
+    async def result(self, caller: Platform | None, command_id: str, result: msgspec.Struct) -> CommandRecord:
+        """The receiver's asynchronous result; only the party the command went to may give it."""
+
+        def op(tx: Tx) -> CommandRecord:
+            row = tx.execute(sa.select(C).where(C.c.id == command_id)).first()
+            if row is None:
+                raise NotFound("unknown command")
+            record = _record(row)
+            if caller is not None and record.receiver not in caller.parties:
+                raise NotFound("unknown command")
+            _update(tx, command_id, status="RESULT", result=encode(result).decode())
+            tx.notify("command", command_id)
+            return record
+
+        return await self.db.write(op)
+
+    async def get(self, command_id: str) -> CommandRecord | None:
+        row = await self.db.read(lambda conn: conn.execute(sa.select(C).where(C.c.id == command_id)).first())
+        return None if row is None else _record(row)
+
+    async def stored_result(self, command_id: str) -> bytes | None:
+        value = await self.db.read(lambda conn: conn.execute(sa.select(C.c.result).where(C.c.id == command_id)).scalar())
+        return value.encode() if value else None
+
+    async def latest_profile_setter(self, session_id: str, receiver: PartyId) -> CommandRecord | None:
+        """Who last set a charging profile on a session (they get the CPO's ActiveChargingProfile updates)."""
+
+        def op(conn: sa.Connection) -> CommandRecord | None:
+            rows = conn.execute(
+                sa.select(C).where(C.c.kind == "SET_PROFILE", C.c.receiver_country_code == receiver.country_code,
+                                   C.c.receiver_party_id == receiver.party_id).order_by(C.c.created_us.desc())
+            )
+            for row in rows:
+                if msgspec.json.decode(row.request).get("session_id", "").upper() == session_id.upper():
+                    return _record(row)
+            return None
+
+        return await self.db.read(op)
+
+
+def _update(tx: Tx, command_id: str, **values: Any) -> None:
+    tx.execute(sa.update(C).where(C.c.id == command_id).values(updated_us=now_us(), **values))

@@ -1,0 +1,405 @@
+"""Writes and reads of the canonical objects: ownership, PUT/PATCH semantics, fan-out into the outbox.
+
+Every write is one transaction holding the new state and the outbox events for everyone who must hear
+about it. `caller` is the platform that sent the change, or None when the hub itself is the source (its
+chargers, the demo data). `deliver=False` stores without fanning out: the caller forwards the change to
+one addressed receiver itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+
+from hub import model
+from hub.model import PartyId
+from hub.services import visibility
+from hub.services.directory import Directory, Platform
+from hub.services.errors import Invalid, NotFound, NotOwner, UnknownLocation
+from hub.store import documents as docs
+from hub.store import outbox
+from hub.store.db import Database, Tx
+
+S = TypeVar("S", bound=msgspec.Struct)
+Renderer = Callable[[str, Any], bytes]  # (kind name, canonical object) -> the primary wire format's bytes
+
+IDENTITY = {"country_code", "party_id", "id", "uid", "type"}
+
+
+def _replace(obj: S, changes: dict[str, Any]) -> S:
+    return msgspec.structs.replace(obj, **changes)
+
+
+def merge_by(items: Sequence[S], updates: Sequence[S], key: str) -> list[S]:
+    """PATCH of a list of identified items: replace matches, append new ones, never drop the rest."""
+    index = {getattr(u, key).upper(): u for u in updates}
+    out = [index.pop(getattr(i, key).upper(), i) for i in items]
+    return out + list(index.values())
+
+
+def _check_patch(changes: dict[str, Any]) -> None:
+    if "last_updated" not in changes:
+        raise Invalid("required in a PATCH", "last_updated")
+    for name in IDENTITY & changes.keys():
+        raise Invalid("an identifier cannot be changed by PATCH", name)
+
+
+class Objects:
+    def __init__(self, db: Database, directory: Directory, render: Renderer) -> None:
+        self.db = db
+        self.directory = directory
+        self.render = render
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def check_owner(self, caller: Platform | None, owner: PartyId, kind: str) -> None:
+        if caller is None:
+            return
+        if owner not in caller.parties_with_role(visibility.OWNER_ROLE[kind]):
+            raise NotOwner(f"{owner} is not a {visibility.OWNER_ROLE[kind]} party of this platform")
+
+    def _save(self, tx: Tx, kind: docs.Kind, obj: Any, source: int | None, exists: bool | None = None) -> bool:
+        created = docs.save(tx.conn, kind, obj, self.render(kind.name, obj), source, exists)
+        tx.notify(kind.name, "/".join(kind.key(obj)))
+        return created
+
+    def _fan_out(
+        self, tx: Tx, kind: str, root: Any, source: int | None, event: outbox.Draft, correlation_id: str | None
+    ) -> None:
+        targets = visibility.receivers(tx.conn, self.directory, kind, root, source)
+        if targets:
+            outbox.enqueue(tx, [p.id for p in targets], msgspec.structs.replace(event, correlation_id=correlation_id))
+
+    @staticmethod
+    def _stream(kind: docs.Kind, obj: Any) -> str:
+        return f"{kind.name}:" + "/".join(kind.key(obj))
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def get(self, reader: Platform | None, kind: docs.Kind[S], key: Sequence[str]) -> S:
+        """One object; NotFound also when the reader may not see it (no existence leak)."""
+        key = [k.upper() if i < len(key) - (kind is docs.TOKEN) else k for i, k in enumerate(key)]
+
+        def op(conn: sa.Connection) -> S | None:
+            stored = docs.get(conn, kind, key)
+            if stored is None:
+                return None
+            if reader is not None and not visibility.may_read(conn, self.directory, reader, kind, stored.obj):
+                return None
+            return stored.obj
+
+        obj = await self.db.read(op)
+        if obj is None:
+            raise NotFound(f"unknown {kind.name}")
+        return obj
+
+    async def page(
+        self, reader: Platform, kind: docs.Kind, window: docs.Window, owner: PartyId | None = None
+    ) -> tuple[list[bytes], int]:
+        """One page of what `reader` may see (of one owner's objects only, when given)."""
+
+        def op(conn: sa.Connection) -> tuple[list[bytes], int]:
+            visible = visibility.visible_clause(conn, self.directory, reader, kind)
+            if owner is not None:
+                t = kind.table
+                visible = sa.and_(visible, t.c.country_code == owner.country_code, t.c.party_id == owner.party_id)
+            return docs.page(conn, kind, visible, window)
+
+        return await self.db.read(op)
+
+    async def find_location_owner(self, location_id: str) -> PartyId | None:
+        t = docs.LOCATION.table
+
+        def op(conn: sa.Connection) -> PartyId | None:
+            rows = conn.execute(sa.select(t.c.country_code, t.c.party_id).where(t.c.id == location_id.upper())).all()
+            return PartyId(*rows[0]) if len(rows) == 1 else None
+
+        return await self.db.read(op)
+
+    async def find_token(self, uid: str, type_: str) -> model.Token | None:
+        t = docs.TOKEN.table
+
+        def op(conn: sa.Connection) -> model.Token | None:
+            rows = conn.execute(sa.select(t.c.doc).where(t.c.uid == uid.upper(), t.c.type == type_)).all()
+            return docs.TOKEN.decode(rows[0].doc) if len(rows) == 1 else None
+
+        return await self.db.read(op)
+
+    async def find_session(self, session_id: str, owner: PartyId | None = None) -> model.Session | None:
+        t = docs.SESSION.table
+
+        def op(conn: sa.Connection) -> model.Session | None:
+            conds = [t.c.id == session_id.upper()]
+            if owner is not None:
+                conds += [t.c.country_code == owner.country_code, t.c.party_id == owner.party_id]
+            rows = conn.execute(sa.select(t.c.doc).where(*conds)).all()
+            return docs.SESSION.decode(rows[0].doc) if len(rows) == 1 else None
+
+        return await self.db.read(op)
+
+    # --- locations ---------------------------------------------------------------------------
+
+    async def put_location(
+        self, caller: Platform | None, loc: model.Location, *, correlation_id: str | None = None, deliver: bool = True
+    ) -> bool:
+        self.check_owner(caller, loc.owner_party, "location")
+        source = caller.id if caller else None
+
+        def op(tx: Tx) -> bool:
+            created = self._save(tx, docs.LOCATION, loc, source)
+            if deliver:
+                event = outbox.Draft(self._stream(docs.LOCATION, loc), "location", "put", _path(loc), docs.encode(loc))
+                self._fan_out(tx, "location", loc, source, event, correlation_id)
+            return created
+
+        return await self.db.write(op)
+
+    async def put_evse(
+        self, caller: Platform | None, owner: PartyId, location_id: str, evse: model.Evse, *, correlation_id: str | None = None,
+        deliver: bool = True,
+    ) -> bool:
+        return await self._location_change(
+            caller, owner, location_id, evse.uid, None, ("evse", "put", evse, None), correlation_id, deliver
+        )
+
+    async def put_connector(
+        self, caller: Platform | None, owner: PartyId, location_id: str, evse_uid: str, connector: model.Connector, *,
+        correlation_id: str | None = None, deliver: bool = True,
+    ) -> bool:
+        return await self._location_change(
+            caller, owner, location_id, evse_uid, connector.id, ("connector", "put", connector, None), correlation_id, deliver
+        )
+
+    async def patch_location(
+        self, caller: Platform | None, owner: PartyId, location_id: str, changes: dict[str, Any],
+        evse_uid: str | None = None, connector_id: str | None = None, *, correlation_id: str | None = None,
+        deliver: bool = True,
+    ) -> None:
+        _check_patch(changes)
+        level = "connector" if connector_id else "evse" if evse_uid else "location"
+        await self._location_change(
+            caller, owner, location_id, evse_uid, connector_id, (level, "patch", None, changes), correlation_id, deliver
+        )
+
+    async def _location_change(
+        self, caller: Platform | None, owner: PartyId, location_id: str, evse_uid: str | None, connector_id: str | None,
+        change: tuple[str, str, Any, dict[str, Any] | None], correlation_id: str | None, deliver: bool,
+    ) -> bool:
+        """PUT or PATCH below (or at) a Location: the parents' last_updated follow their children's."""
+        self.check_owner(caller, owner, "location")
+        level, op_name, new, changes = change
+        source = caller.id if caller else None
+        key = (owner.country_code, owner.party_id, location_id.upper())
+
+        def op(tx: Tx) -> bool:
+            stored = docs.get(tx.conn, docs.LOCATION, key)
+            if stored is None:
+                raise UnknownLocation(f"unknown location {location_id}: PUT the Location first")
+            loc = stored.obj
+            created = False
+            if level == "location":
+                target = loc = _patch_location(loc, changes)  # type: ignore[arg-type]
+            else:
+                evse = loc.evse(evse_uid)  # type: ignore[arg-type]
+                if level == "evse":
+                    if op_name == "put":
+                        created, target = evse is None, new
+                    elif evse is None:
+                        raise NotFound(f"unknown EVSE {evse_uid}")
+                    else:
+                        target = _patch_evse(evse, changes)  # type: ignore[arg-type]
+                    stamp = target.last_updated
+                else:
+                    if evse is None:
+                        raise NotFound(f"unknown EVSE {evse_uid}")
+                    conn_ = next((c for c in evse.connectors if c.id.upper() == connector_id.upper()), None)  # type: ignore[union-attr]
+                    if op_name == "put":
+                        created, target = conn_ is None, new
+                    elif conn_ is None:
+                        raise NotFound(f"unknown connector {connector_id}")
+                    else:
+                        target = _replace(conn_, changes)  # type: ignore[arg-type]
+                    stamp = target.last_updated
+                    evse = _replace(evse, {
+                        "connectors": merge_by(evse.connectors, [target], "id"),
+                        "last_updated": max(evse.last_updated, stamp),
+                    })
+                loc = _replace(loc, {
+                    "evses": merge_by(loc.evses, [evse if level == "connector" else target], "uid"),
+                    "last_updated": max(loc.last_updated, stamp),
+                })
+            self._save(tx, docs.LOCATION, loc, source, exists=True)
+            if deliver:
+                path = _path(loc) + (f"/{evse_uid}" if evse_uid else "") + (f"/{connector_id}" if connector_id else "")
+                fields = tuple(changes) if changes is not None else None
+                event = outbox.Draft(self._stream(docs.LOCATION, loc), level, op_name, path, docs.encode(target), fields)
+                self._fan_out(tx, "location", loc, source, event, correlation_id)
+            return created
+
+        return await self.db.write(op)
+
+    # --- tariffs -----------------------------------------------------------------------------
+
+    async def put_tariff(
+        self, caller: Platform | None, tariff: model.Tariff, *, correlation_id: str | None = None, deliver: bool = True
+    ) -> bool:
+        self.check_owner(caller, tariff.owner_party, "tariff")
+        source = caller.id if caller else None
+
+        def op(tx: Tx) -> bool:
+            created = self._save(tx, docs.TARIFF, tariff, source)
+            if deliver:
+                event = outbox.Draft(self._stream(docs.TARIFF, tariff), "tariff", "put", _path(tariff), docs.encode(tariff))
+                self._fan_out(tx, "tariff", tariff, source, event, correlation_id)
+            return created
+
+        return await self.db.write(op)
+
+    async def delete_tariff(
+        self, caller: Platform | None, owner: PartyId, tariff_id: str, *, correlation_id: str | None = None, deliver: bool = True
+    ) -> None:
+        self.check_owner(caller, owner, "tariff")
+        source = caller.id if caller else None
+        key = (owner.country_code, owner.party_id, tariff_id.upper())
+
+        def op(tx: Tx) -> None:
+            stored = docs.get(tx.conn, docs.TARIFF, key)
+            if stored is None:
+                raise NotFound(f"unknown tariff {tariff_id}")
+            docs.delete(tx.conn, docs.TARIFF, key)
+            tx.notify("tariff", "/".join(key))
+            if deliver:
+                t = stored.obj
+                event = outbox.Draft(self._stream(docs.TARIFF, t), "tariff", "delete", _path(t), b"{}")
+                self._fan_out(tx, "tariff", t, source, event, correlation_id)
+
+        await self.db.write(op)
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    async def put_token(
+        self, caller: Platform | None, token: model.Token, *, correlation_id: str | None = None, deliver: bool = True
+    ) -> bool:
+        self.check_owner(caller, token.owner_party, "token")
+        source = caller.id if caller else None
+
+        def op(tx: Tx) -> bool:
+            created = self._save(tx, docs.TOKEN, token, source)
+            if deliver:
+                event = outbox.Draft(self._stream(docs.TOKEN, token), "token", "put", _path(token), docs.encode(token))
+                self._fan_out(tx, "token", token, source, event, correlation_id)
+            return created
+
+        return await self.db.write(op)
+
+    async def patch_token(
+        self, caller: Platform | None, owner: PartyId, uid: str, type_: str, changes: dict[str, Any], *,
+        correlation_id: str | None = None, deliver: bool = True,
+    ) -> None:
+        _check_patch(changes)
+        self.check_owner(caller, owner, "token")
+        source = caller.id if caller else None
+        key = (owner.country_code, owner.party_id, uid.upper(), type_)
+
+        def op(tx: Tx) -> None:
+            stored = docs.get(tx.conn, docs.TOKEN, key)
+            if stored is None:
+                raise NotFound(f"unknown token {uid}")
+            token = _replace(stored.obj, changes)
+            self._save(tx, docs.TOKEN, token, source, exists=True)
+            if deliver:
+                event = outbox.Draft(self._stream(docs.TOKEN, token), "token", "patch", _path(token), docs.encode(token), tuple(changes))
+                self._fan_out(tx, "token", token, source, event, correlation_id)
+
+        await self.db.write(op)
+
+    # --- sessions and CDRs -------------------------------------------------------------------
+
+    async def put_session(
+        self, caller: Platform | None, session: model.Session, *, correlation_id: str | None = None, deliver: bool = True
+    ) -> bool:
+        self.check_owner(caller, session.owner_party, "session")
+        source = caller.id if caller else None
+
+        def op(tx: Tx) -> bool:
+            created = self._save(tx, docs.SESSION, session, source)
+            if deliver:
+                event = outbox.Draft(self._stream(docs.SESSION, session), "session", "put", _path(session), docs.encode(session))
+                self._fan_out(tx, "session", session, source, event, correlation_id)
+            return created
+
+        return await self.db.write(op)
+
+    async def patch_session(
+        self, caller: Platform | None, owner: PartyId, session_id: str, changes: dict[str, Any], *,
+        correlation_id: str | None = None, deliver: bool = True,
+    ) -> model.Session:
+        """charging_periods in a PATCH are appended (a PUT replaces them)."""
+        _check_patch(changes)
+        self.check_owner(caller, owner, "session")
+        source = caller.id if caller else None
+        key = (owner.country_code, owner.party_id, session_id.upper())
+
+        def op(tx: Tx) -> model.Session:
+            stored = docs.get(tx.conn, docs.SESSION, key)
+            if stored is None:
+                raise NotFound(f"unknown session {session_id}")
+            applied = dict(changes)
+            if "cdr_token" in applied and applied["cdr_token"].owner_party != stored.obj.cdr_token.owner_party:
+                raise Invalid("a Session cannot move to another eMSP's token", "cdr_token")
+            if applied.get("charging_periods"):
+                applied["charging_periods"] = stored.obj.charging_periods + applied["charging_periods"]
+            else:
+                applied.pop("charging_periods", None)
+            session = _replace(stored.obj, applied)
+            self._save(tx, docs.SESSION, session, source, exists=True)
+            if deliver:
+                event = outbox.Draft(
+                    self._stream(docs.SESSION, session), "session", "patch", _path(session),
+                    docs.encode(_replace(session, {"charging_periods": changes.get("charging_periods") or []})),
+                    tuple(changes),
+                )
+                self._fan_out(tx, "session", session, source, event, correlation_id)
+            return session
+
+        return await self.db.write(op)
+
+    async def post_cdr(
+        self, caller: Platform | None, cdr: model.Cdr, *, correlation_id: str | None = None, deliver: bool = True
+    ) -> None:
+        """CDRs are final: a second CDR with the same id is refused (corrections are credit CDRs)."""
+        self.check_owner(caller, cdr.owner_party, "cdr")
+        source = caller.id if caller else None
+
+        def op(tx: Tx) -> None:
+            if docs.get(tx.conn, docs.CDR, docs.CDR.key(cdr)) is not None:
+                raise Invalid(f"CDR {cdr.id} exists already; send a credit CDR to correct it", "id")
+            self._save(tx, docs.CDR, cdr, source, exists=False)
+            if deliver:
+                event = outbox.Draft(self._stream(docs.CDR, cdr), "cdr", "post", _path(cdr), docs.encode(cdr))
+                self._fan_out(tx, "cdr", cdr, source, event, correlation_id)
+
+        await self.db.write(op)
+
+
+def _path(obj: Any) -> str:
+    ident = getattr(obj, "id", None) or obj.uid
+    return f"{obj.country_code.upper()}/{obj.party_id.upper()}/{ident}"
+
+
+def _patch_location(loc: model.Location, changes: dict[str, Any]) -> model.Location:
+    applied = dict(changes)
+    if "evses" in applied:  # no defined merge semantics for arrays (ocpi#285): merge by uid, drop nothing
+        applied["evses"] = merge_by(loc.evses, applied["evses"], "uid")
+        applied["last_updated"] = max([applied["last_updated"], *(e.last_updated for e in applied["evses"])])
+    return _replace(loc, applied)
+
+
+def _patch_evse(evse: model.Evse, changes: dict[str, Any]) -> model.Evse:
+    applied = dict(changes)
+    if "connectors" in applied:
+        applied["connectors"] = merge_by(evse.connectors, applied["connectors"], "id")
+    return _replace(evse, applied)

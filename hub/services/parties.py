@@ -1,0 +1,213 @@
+"""Connections and their life cycle: invitation, registration, offline and back, unregistration.
+
+A status change of a platform is a ClientInfo change of each party it represents, which every other
+connected platform hears about. A platform that comes back gets what it missed: the current state of
+every object it should have that changed since the last successful exchange (the re-sync), replacing the
+events it could not receive.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from hub import model
+from hub.model import PartyId
+from hub.services import visibility
+from hub.services.directory import Directory, Platform
+from hub.store import documents as docs
+from hub.store import outbox
+from hub.store import platforms as store
+from hub.store.db import Database, Tx
+from hub.store.documents import from_us, now_us
+
+log = logging.getLogger(__name__)
+
+ReturnHook = Callable[[Platform, int | None], Awaitable[None]]  # (platform, last_ok_us) -> pull what it missed
+
+RESYNC_KINDS = {"location": docs.LOCATION, "tariff": docs.TARIFF, "token": docs.TOKEN, "session": docs.SESSION, "cdr": docs.CDR}
+
+
+def new_token() -> str:
+    """A credentials token: 43 URL-safe characters (256 bits), within OCPI's printable-ASCII string(64)."""
+    return secrets.token_urlsafe(32)
+
+
+class Parties:
+    def __init__(self, db: Database, directory: Directory) -> None:
+        self.db = db
+        self.directory = directory
+        self.on_return: list[ReturnHook] = []
+
+    async def _write(self, op: Callable[[Tx], object]) -> object:
+        result = await self.db.write(op)
+        await self.directory.refresh()
+        return result
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    async def invite(self, party: PartyId, role: str, name: str | None = None) -> tuple[int, str]:
+        """A new platform that will register with token A; returns (platform id, token A)."""
+        token = new_token()
+
+        def op(tx: Tx) -> int:
+            pid = store.create_platform(tx, name=name or str(party), token_in=token, token_kind="A")
+            store.set_parties(tx, pid, [(party, role, name or str(party), None)])
+            return pid
+
+        return await self._write(op), token  # type: ignore[return-value]
+
+    async def outgoing(self, name: str, versions_url: str, token_a: str) -> tuple[int, str]:
+        """A platform the hub registers with (it gave us token A): token B is active before we POST it."""
+        token_b = new_token()
+
+        def op(tx: Tx) -> int:
+            pid = store.create_platform(tx, name=name, token_in=token_b, token_kind="B")
+            store.update_platform(tx, pid, versions_url=versions_url, token_out=token_a)
+            return pid
+
+        return await self._write(op), token_b  # type: ignore[return-value]
+
+    async def forget(self, platform_id: int) -> None:
+        await self._write(lambda tx: store.delete_platform(tx, platform_id))
+
+    async def ensure_local(self, party: PartyId, role: str, name: str) -> None:
+        await self._write(lambda tx: store.ensure_local_party(tx, party, role, name))
+
+    async def update(self, platform_id: int, **values: object) -> None:
+        await self._write(lambda tx: store.update_platform(tx, platform_id, **values))
+
+    async def registered(
+        self, platform_id: int, *, roles: list[tuple[PartyId, str, str, str | None]], **values: object
+    ) -> None:
+        """Registration finished: store what the handshake learned, go CONNECTED, tell the others."""
+
+        def op(tx: Tx) -> None:
+            store.update_platform(tx, platform_id, status="CONNECTED", last_ok_us=now_us(), offline_since_us=None, **values)
+            store.set_parties(tx, platform_id, roles)
+
+        await self._write(op)
+        platform = self.directory.platform(platform_id)
+        if platform:
+
+            def events(tx: Tx) -> None:
+                self._announce(tx, platform)
+                self._clientinfo_to(tx, platform)
+
+            await self.db.write(events)
+
+    async def unregister(self, platform_id: int) -> None:
+        """Credentials DELETE: no more traffic either way; the parties are SUSPENDED for the others."""
+
+        def op(tx: Tx) -> None:
+            store.update_platform(tx, platform_id, status="SUSPENDED", token_in_hash=None, token_out=None, token_in_prev_hash=None)
+            store.touch_parties(tx, platform_id)
+            outbox.skip_open(tx, platform_id, "unregistered")
+
+        await self._write(op)
+        await self._announce_now(platform_id)
+
+    # --- liveness ----------------------------------------------------------------------------
+
+    async def went_offline(self, platform_id: int, reason: str) -> None:
+        platform = self.directory.platform(platform_id)
+        if platform is None or platform.row.status != "CONNECTED":
+            return
+        log.warning("platform %s (%s) is OFFLINE: %s", platform_id, platform.row.name, reason)
+
+        def op(tx: Tx) -> None:
+            store.update_platform(tx, platform_id, status="OFFLINE", offline_since_us=now_us())
+            store.touch_parties(tx, platform_id)
+            outbox.skip_open(tx, platform_id, f"offline: {reason}")
+
+        await self._write(op)
+        await self._announce_now(platform_id)
+
+    async def came_back(self, platform_id: int) -> None:
+        """An OFFLINE platform answers again: CONNECTED, re-sync both ways."""
+        platform = self.directory.platform(platform_id)
+        if platform is None or platform.row.status != "OFFLINE":
+            return
+        since = platform.row.last_ok_us
+        log.info("platform %s (%s) is back; re-syncing changes since %s", platform_id, platform.row.name, since and from_us(since))
+
+        def op(tx: Tx) -> None:
+            store.update_platform(tx, platform_id, status="CONNECTED", offline_since_us=None, last_ok_us=now_us())
+            store.touch_parties(tx, platform_id)
+
+        await self._write(op)
+        platform = self.directory.platform(platform_id)
+        if platform is None:
+            return
+
+        def events(tx: Tx) -> None:
+            self._announce(tx, platform)
+            self._clientinfo_to(tx, platform)
+            self._resync(tx, platform, since)
+
+        await self.db.write(events)
+        for hook in self.on_return:
+            try:
+                await hook(platform, since)
+            except Exception:
+                log.exception("re-sync from platform %s failed", platform_id)
+
+    async def touch(self, platform_id: int) -> None:
+        """A successful exchange (bookkeeping only, no notification)."""
+        await self.db.write(lambda tx: store.update_platform(tx, platform_id, quiet=True, last_ok_us=now_us()))
+
+    async def resync(self, platform_id: int, since_us: int | None) -> None:
+        platform = self.directory.platform(platform_id)
+        if platform is not None:
+            await self.db.write(lambda tx: self._resync(tx, platform, since_us))
+
+    # --- events ------------------------------------------------------------------------------
+
+    async def _announce_now(self, platform_id: int) -> None:
+        platform = self.directory.platform(platform_id)
+        if platform:
+            await self.db.write(lambda tx: self._announce(tx, platform))
+
+    def _announce(self, tx: Tx, about: Platform) -> None:
+        """ClientInfo of `about`'s parties to every other connected platform that takes ClientInfo."""
+        targets = [p.id for p in self.directory.platforms() if p.connected and p.id != about.id and "clientinfo" in p.row.receives]
+        status = about.row.status
+        for party, role in about.roles:
+            outbox.enqueue(tx, targets, _clientinfo_draft(party, role, status))
+
+    def _clientinfo_to(self, tx: Tx, platform: Platform) -> None:
+        """Every party the hub knows, to one platform (after it registers or comes back)."""
+        if "clientinfo" not in platform.row.receives:
+            return
+        for row, status in self.directory.client_infos():
+            if row.platform_id != platform.id:
+                outbox.enqueue(tx, [platform.id], _clientinfo_draft(row.party, row.role, status, row.updated_us))
+
+    def _resync(self, tx: Tx, platform: Platform, since_us: int | None) -> None:
+        for name, kind in RESYNC_KINDS.items():
+            if name not in platform.row.receives:
+                continue
+            t = kind.table
+            visible = visibility.visible_clause(tx.conn, self.directory, platform, kind)
+            own = visibility._pairs((t.c.country_code, t.c.party_id), platform.parties)
+            conds = [visible, sa.not_(own)]
+            if since_us is not None:
+                conds.append(t.c.stored_us >= since_us)
+            for row in tx.execute(sa.select(t.c.doc).where(*conds).order_by(t.c.stored_us)):
+                obj = kind.decode(row.doc)
+                key = "/".join(kind.key(obj))
+                path = f"{obj.country_code.upper()}/{obj.party_id.upper()}/{getattr(obj, 'id', None) or obj.uid}"
+                draft = outbox.Draft(f"{name}:{key}", name, "post" if name == "cdr" else "put", path, row.doc)
+                outbox.enqueue(tx, [platform.id], draft)
+
+
+def _clientinfo_draft(party: PartyId, role: str, status: str, updated_us: int | None = None) -> outbox.Draft:
+    info = model.ClientInfo(
+        country_code=party.country_code, party_id=party.party_id, role=role, status=status,  # type: ignore[arg-type]
+        last_updated=from_us(updated_us) if updated_us else datetime.now(timezone.utc).replace(microsecond=0),
+    )
+    return outbox.Draft(f"clientinfo:{party}:{role}", "clientinfo", "put", f"{party.country_code}/{party.party_id}", docs.encode(info))

@@ -1,0 +1,50 @@
+"""All configuration, read once from environment variables into one object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+from msgspec import Struct
+
+from hub.model import PartyId
+
+
+class Settings(Struct, kw_only=True, frozen=True):
+    database_url: str = "sqlite+aiosqlite:///./hub.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""  # the base URL the hub announces to parties; derived from host/port when empty
+    country_code: str = "NL"
+    party_id: str = "HUB"
+    hub_name: str = "EV Roaming Hub"
+    ocpp_port: int = 9000
+    # open: every eMSP may see every CPO's published data; agreements: only pairs in the agreements table
+    roaming_policy: Literal["open", "agreements"] = "open"
+    page_limit: int = 100  # the server's maximum page size (X-Limit)
+    forward_timeout: float = 10.0  # seconds an addressed OCPI request may take at the receiver before 4002
+    outbox_max_attempts: int = 6
+    outbox_backoff_max: float = 60.0  # seconds, cap of the exponential backoff
+    alive_check_interval: float = 300.0  # seconds between still-alive checks of OFFLINE parties
+    log_level: str = "INFO"
+
+    @property
+    def hub_party(self) -> PartyId:
+        return PartyId.of(self.country_code, self.party_id)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """`HUB_<FIELD>` variables, e.g. HUB_DATABASE_URL, HUB_PORT, HUB_PUBLIC_URL, HUB_COUNTRY_CODE."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in msgspec.structs.fields(cls):
+            if (raw := env.get(f"HUB_{f.name.upper()}")) is not None:
+                values[f.name] = raw
+        values.update(overrides)
+        return msgspec.convert(values, cls, strict=False)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy Core tables, the batched writer, documents, platforms and the outbox."""

@@ -1,0 +1,234 @@
+"""The database: one writer per process with group commit, cheap reads, and change notifications.
+
+Store operations are plain synchronous functions of a `Tx` (writes) or a `sa.Connection` (reads), written
+once in SQLAlchemy Core and run on either backend:
+
+- SQLite (the embedded default): the stdlib driver under SQLAlchemy. All writes run on one dedicated
+  thread, a batch of queued operations per transaction, so a burst of writes costs one thread hop and one
+  commit instead of one of each per statement (what aiosqlite would cost). Reads run inline on the event
+  loop on their own WAL connection: they are short, indexed and never wait for the writer.
+- PostgreSQL (asyncpg): the same operations through `AsyncConnection.run_sync`, batched the same way;
+  reads from the pool. Notifications also travel between processes with LISTEN/NOTIFY, so several
+  `hub serve` processes sharing one database hear each other's changes.
+
+A batch that fails is retried operation by operation, so one bad operation fails alone.
+Every committed `Tx.notify(topic, payload)` reaches the subscribers of this process (and, on PostgreSQL,
+of every other process) after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Listener = Callable[[str, str], None]
+
+CHANNEL = "hub_events"
+MAX_BATCH = 256
+
+
+class Tx:
+    """The handle a write operation gets: execute statements, and announce what changed."""
+
+    __slots__ = ("conn", "notes")
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.notes: list[tuple[str, str]] = []
+
+    def execute(self, statement: Any, params: Any = None) -> sa.CursorResult:
+        return self.conn.execute(statement, params)
+
+    def notify(self, topic: str, payload: str = "") -> None:
+        self.notes.append((topic, payload))
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in {"sqlite", "postgresql"}:
+            raise ValueError(f"unsupported database {self.dialect!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://")
+        self.instance = uuid.uuid4().hex[:12]
+        self._listeners: list[Listener] = []
+        self._queue: list[tuple[Callable[[Tx], Any], asyncio.Future]] = []
+        self._kick = asyncio.Event()
+        self._writer_task: asyncio.Task | None = None
+        self._pg_listener: Any = None
+        self._closing = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.dialect == "sqlite":
+            sync_url = self.url.set(drivername="sqlite")
+            self._write_engine = sa.create_engine(sync_url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
+            self._read_engine = sa.create_engine(sync_url, pool_size=4, max_overflow=8, connect_args={"check_same_thread": False})
+            for engine in (self._write_engine, self._read_engine):
+                sa.event.listen(engine, "connect", _sqlite_pragmas)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
+        else:
+            self._engine = create_async_engine(self.url.set(drivername="postgresql+asyncpg"), pool_size=10, max_overflow=10)
+            await self._listen_pg()
+        self._writer_task = asyncio.get_running_loop().create_task(self._writer(), name="hub-db-writer")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._writer_task:
+            self._kick.set()
+            await self._writer_task
+        if self.dialect == "sqlite":
+            self._thread.shutdown(wait=True)
+            self._write_engine.dispose()
+            self._read_engine.dispose()
+        else:
+            if self._pg_listener is not None:
+                await self._pg_listener.close()
+            await self._engine.dispose()
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def write(self, op: Callable[[Tx], T]) -> T:
+        """Run `op` in a transaction (shared with other queued operations) and return its result."""
+        if self._writer_task is None or self._closing:
+            raise RuntimeError("database is not running")
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((op, future))
+        self._kick.set()
+        return await future
+
+    async def _writer(self) -> None:
+        while True:
+            await self._kick.wait()
+            self._kick.clear()
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    outcomes, notes = await self._run(batch)
+                except BaseException as exc:  # the database itself failed: fail the whole batch
+                    log.exception("write batch failed")
+                    outcomes, notes = [(False, exc)] * len(batch), []
+                for (_, future), (ok, value) in zip(batch, outcomes):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+                self._deliver(notes)
+            if self._closing and not self._queue:
+                return
+
+    async def _run(self, batch: list) -> tuple[list[tuple[bool, Any]], list[tuple[str, str]]]:
+        if self.dialect == "sqlite":
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync_sqlite, batch)
+        async with self._engine.connect() as conn:
+            return await conn.run_sync(self._run_batch, batch)
+
+    def _run_sync_sqlite(self, batch: list) -> tuple[list[tuple[bool, Any]], list[tuple[str, str]]]:
+        with self._write_engine.connect() as conn:
+            return self._run_batch(conn, batch)
+
+    def _run_batch(self, conn: sa.Connection, batch: list) -> tuple[list[tuple[bool, Any]], list[tuple[str, str]]]:
+        tx = Tx(conn)
+        try:
+            with conn.begin():
+                outcomes = [(True, op(tx)) for op, _ in batch]
+                self._publish(tx)
+            return outcomes, tx.notes
+        except Exception:
+            if len(batch) == 1:
+                raise
+        # One operation spoiled the batch: run each alone so that only the bad one fails.
+        outcomes, notes = [], []
+        for op, _ in batch:
+            tx = Tx(conn)
+            try:
+                with conn.begin():
+                    value = op(tx)
+                    self._publish(tx)
+                outcomes.append((True, value))
+                notes.extend(tx.notes)
+            except Exception as exc:
+                outcomes.append((False, exc))
+        return outcomes, notes
+
+    def _publish(self, tx: Tx) -> None:
+        """On PostgreSQL, notifications go out with the commit to the other processes."""
+        if self.dialect == "postgresql" and tx.notes:
+            tx.conn.execute(
+                sa.text("SELECT pg_notify(:channel, :payload)"),
+                [{"channel": CHANNEL, "payload": f"{self.instance}|{t}|{p}"} for t, p in tx.notes],
+            )
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def read(self, op: Callable[[sa.Connection], T]) -> T:
+        if self.dialect == "sqlite":
+            with self._read_engine.connect() as conn:
+                return op(conn)
+        async with self._engine.connect() as conn:
+            return await conn.run_sync(op)
+
+    # --- notifications -----------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _deliver(self, notes: list[tuple[str, str]]) -> None:
+        for topic, payload in notes:
+            for listener in self._listeners:
+                try:
+                    listener(topic, payload)
+                except Exception:
+                    log.exception("listener failed on %s", topic)
+
+    async def _listen_pg(self) -> None:
+        import asyncpg
+
+        dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._pg_listener = await asyncpg.connect(dsn)
+
+        def on_note(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            instance, topic, body = payload.split("|", 2)
+            if instance != self.instance:  # our own were delivered at commit
+                self._deliver([(topic, body)])
+
+        await self._pg_listener.add_listener(CHANNEL, on_note)
+
+
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process; WAL keeps it consistent
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def sqlite_path(url: str) -> str | None:
+    u = make_url(url)
+    return u.database if u.get_backend_name() == "sqlite" else None
+
+
+def ensure_parent_dir(url: str) -> None:
+    path = sqlite_path(url)
+    if path and path != ":memory:":
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

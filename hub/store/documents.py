@@ -1,0 +1,225 @@
+"""Canonical objects in the store: one table per kind, a document plus the columns queries need.
+
+Everything here is a synchronous function of a connection (see `db.py`), so it runs unchanged inside a
+batched write on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+
+from hub import model
+from hub.store import schema
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+_encoder = msgspec.json.Encoder(decimal_format="number")
+encode = _encoder.encode
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_us(when: datetime) -> int:
+    """Microseconds since the epoch; naive datetimes are UTC."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    delta = when - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, tz=timezone.utc)
+
+
+def now_us() -> int:
+    return to_us(datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class Kind(Generic[S]):
+    """How one canonical object kind is stored."""
+
+    name: str
+    table: sa.Table
+    type: type[S]
+    key: Callable[[S], tuple[str, ...]]  # the primary key, normalised
+    columns: Callable[[S], dict[str, Any]]  # the indexed columns besides the key
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decoder", msgspec.json.Decoder(self.type))
+        object.__setattr__(self, "key_columns", [c for c in self.table.primary_key.columns])
+
+    def decode(self, doc: bytes) -> S:
+        return self.decoder.decode(doc)  # type: ignore[attr-defined]
+
+    def where_key(self, key: Sequence[str]) -> sa.ColumnElement[bool]:
+        return sa.and_(*(col == value for col, value in zip(self.key_columns, key)))  # type: ignore[attr-defined]
+
+
+def up(value: str) -> str:
+    return value.upper()
+
+
+LOCATION: Kind[model.Location] = Kind(
+    "location",
+    schema.locations,
+    model.Location,
+    key=lambda o: (up(o.country_code), up(o.party_id), up(o.id)),
+    columns=lambda o: {
+        "published": o.publish,
+        "latitude": float(o.coordinates.latitude),
+        "longitude": float(o.coordinates.longitude),
+    },
+)
+TARIFF: Kind[model.Tariff] = Kind(
+    "tariff",
+    schema.tariffs,
+    model.Tariff,
+    key=lambda o: (up(o.country_code), up(o.party_id), up(o.id)),
+    columns=lambda o: {},
+)
+TOKEN: Kind[model.Token] = Kind(
+    "token",
+    schema.tokens,
+    model.Token,
+    key=lambda o: (up(o.country_code), up(o.party_id), up(o.uid), o.type),
+    columns=lambda o: {
+        "contract_id": up(o.contract_id),
+        "valid": o.valid,
+        "whitelist": o.whitelist,
+        "group_id": up(o.group_id) if o.group_id else None,
+        "visual_number": o.visual_number,
+    },
+)
+SESSION: Kind[model.Session] = Kind(
+    "session",
+    schema.sessions,
+    model.Session,
+    key=lambda o: (up(o.country_code), up(o.party_id), up(o.id)),
+    columns=lambda o: {
+        "emsp_country_code": up(o.cdr_token.country_code),
+        "emsp_party_id": up(o.cdr_token.party_id),
+        "token_uid": up(o.cdr_token.uid),
+        "status": o.status,
+        "location_id": up(o.location_id),
+        "evse_uid": up(o.evse_uid),
+    },
+)
+CDR: Kind[model.Cdr] = Kind(
+    "cdr",
+    schema.cdrs,
+    model.Cdr,
+    key=lambda o: (up(o.country_code), up(o.party_id), up(o.id)),
+    columns=lambda o: {
+        "emsp_country_code": up(o.cdr_token.country_code),
+        "emsp_party_id": up(o.cdr_token.party_id),
+        "session_id": up(o.session_id) if o.session_id else None,
+    },
+)
+KINDS = {k.name: k for k in (LOCATION, TARIFF, TOKEN, SESSION, CDR)}
+
+
+class Stored(msgspec.Struct, Generic[S]):
+    obj: S
+    source_platform: int | None
+
+
+def get(conn: sa.Connection, kind: Kind[S], key: Sequence[str]) -> Stored[S] | None:
+    t = kind.table
+    row = conn.execute(sa.select(t.c.doc, t.c.source_platform).where(kind.where_key(key))).first()
+    return None if row is None else Stored(kind.decode(row.doc), row.source_platform)
+
+
+def get_rendered(conn: sa.Connection, kind: Kind[Any], key: Sequence[str]) -> bytes | None:
+    t = kind.table
+    return conn.execute(sa.select(t.c.rendered).where(kind.where_key(key))).scalar()
+
+
+def save(
+    conn: sa.Connection, kind: Kind[S], obj: S, rendered: bytes, source_platform: int | None, exists: bool | None = None
+) -> bool:
+    """Insert or replace; returns True when the object is new."""
+    t = kind.table
+    key = kind.key(obj)
+    values = {
+        **kind.columns(obj),
+        "updated_us": to_us(obj.last_updated),  # type: ignore[attr-defined]
+        "stored_us": now_us(),
+        "source_platform": source_platform,
+        "doc": encode(obj),
+        "rendered": rendered,
+    }
+    if exists is None:
+        exists = conn.execute(sa.select(sa.literal(1)).where(kind.where_key(key))).first() is not None
+    if exists:
+        conn.execute(sa.update(t).where(kind.where_key(key)).values(**values))
+    else:
+        conn.execute(sa.insert(t).values(**dict(zip((c.name for c in kind.key_columns), key)), **values))  # type: ignore[attr-defined]
+    if kind is LOCATION:
+        _index_evses(conn, obj)  # type: ignore[arg-type]
+    return not exists
+
+
+def delete(conn: sa.Connection, kind: Kind[Any], key: Sequence[str]) -> bool:
+    return conn.execute(sa.delete(kind.table).where(kind.where_key(key))).rowcount > 0
+
+
+def _index_evses(conn: sa.Connection, loc: model.Location) -> None:
+    t = schema.evses
+    cc, pid, lid = LOCATION.key(loc)
+    conn.execute(sa.delete(t).where(t.c.country_code == cc, t.c.party_id == pid, t.c.location_id == lid))
+    if loc.evses:
+        conn.execute(
+            sa.insert(t),
+            [
+                {
+                    "country_code": cc,
+                    "party_id": pid,
+                    "location_id": lid,
+                    "uid": e.uid.upper(),
+                    "evse_id": e.evse_id.upper() if e.evse_id else None,
+                    "status": e.status,
+                }
+                for e in loc.evses
+            ],
+        )
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+
+class Window(msgspec.Struct, frozen=True):
+    """A page request: OCPI's date_from (inclusive), date_to (exclusive), offset and limit."""
+
+    offset: int = 0
+    limit: int = 100
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+def page(
+    conn: sa.Connection, kind: Kind[Any], visible: sa.ColumnElement[bool] | None, window: Window
+) -> tuple[list[bytes], int]:
+    """The rendered documents of one page, oldest first, and the total count that matches."""
+    t = kind.table
+    conds = [] if visible is None else [visible]
+    if window.date_from is not None:
+        conds.append(t.c.updated_us >= to_us(window.date_from))
+    if window.date_to is not None:
+        conds.append(t.c.updated_us < to_us(window.date_to))
+    where = sa.and_(sa.true(), *conds)
+    total = conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one()
+    if total <= window.offset or window.limit <= 0:
+        return [], total
+    order = [t.c.updated_us, *kind.key_columns]  # type: ignore[attr-defined]
+    # Walk the covering index for the offset, then fetch only the page's documents.
+    keys = sa.select(*kind.key_columns).where(where).order_by(*order).offset(window.offset).limit(window.limit).subquery()  # type: ignore[attr-defined]
+    join = sa.and_(*(col == keys.c[col.name] for col in kind.key_columns))  # type: ignore[attr-defined]
+    rows = conn.execute(sa.select(t.c.rendered).join_from(t, keys, join).order_by(*order)).scalars().all()
+    return list(rows), total

@@ -1,0 +1,218 @@
+"""Tables. Each canonical object is its encoded document plus the indexed columns queries need.
+
+Conventions:
+- identifiers that protocols treat case-insensitively are stored upper case in key columns; the document
+  keeps the original spelling;
+- times are integer microseconds since the epoch (UTC), the same on SQLite and PostgreSQL;
+- `doc` is the canonical msgspec JSON; `rendered` is the object as the primary wire format renders it (OCPI
+  2.2.1, by a renderer the app injects), so list endpoints stream bytes without decoding rows.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+TS = sa.BigInteger  # microseconds since the epoch, UTC
+
+
+def _owner() -> list[sa.Column]:
+    return [
+        sa.Column("country_code", sa.String(2), primary_key=True),
+        sa.Column("party_id", sa.String(3), primary_key=True),
+    ]
+
+
+def _document() -> list[sa.Column]:
+    return [
+        sa.Column("updated_us", TS, nullable=False),  # the object's last_updated (the owner's clock)
+        sa.Column("stored_us", TS, nullable=False, index=True),  # when the hub stored this version (the hub's clock)
+        sa.Column("source_platform", sa.Integer, nullable=True),  # the platform that sent it; NULL = the hub itself
+        sa.Column("doc", sa.LargeBinary, nullable=False),
+        sa.Column("rendered", sa.LargeBinary, nullable=False),
+    ]
+
+
+# --- parties and their connections ------------------------------------------------------------
+
+platforms = sa.Table(
+    "platforms",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("protocol", sa.String(16), nullable=False, server_default="ocpi"),
+    sa.Column("version", sa.String(8), nullable=True),
+    sa.Column("versions_url", sa.String(255), nullable=True),
+    sa.Column("endpoints", sa.Text, nullable=True),  # protocol-specific JSON (OCPI: the version details endpoints)
+    sa.Column("receives", sa.Text, nullable=False, server_default=""),  # kinds they accept pushes of, comma-separated
+    sa.Column("serves", sa.Text, nullable=False, server_default=""),  # kinds the hub can pull from them
+    sa.Column("token_in_hash", sa.String(64), nullable=True, unique=True),  # sha256 of the token they call us with
+    sa.Column("token_in_kind", sa.String(1), nullable=False, server_default="A"),  # A until registered, then B or C
+    sa.Column("token_in_prev_hash", sa.String(64), nullable=True),  # the previous token during a rotation overlap
+    sa.Column("token_in_prev_until_us", TS, nullable=True),
+    sa.Column("token_out", sa.String(64), nullable=True),  # the token we call them with
+    sa.Column("header_codec", sa.String(8), nullable=False, server_default="base64"),  # base64 | raw
+    sa.Column("status", sa.String(10), nullable=False, server_default="PLANNED"),
+    sa.Column("last_ok_us", TS, nullable=True),  # last successful exchange with them
+    sa.Column("offline_since_us", TS, nullable=True),
+    sa.Column("created_us", TS, nullable=False),
+    sa.Column("updated_us", TS, nullable=False),
+)
+
+parties = sa.Table(
+    "parties",
+    metadata,
+    *_owner(),
+    sa.Column("role", sa.String(5), primary_key=True),
+    sa.Column("platform_id", sa.Integer, sa.ForeignKey("platforms.id", ondelete="CASCADE"), nullable=True, index=True),
+    sa.Column("name", sa.String(100), nullable=False, server_default=""),
+    sa.Column("business_details", sa.Text, nullable=True),  # JSON
+    sa.Column("updated_us", TS, nullable=False),  # ClientInfo.last_updated
+)
+
+agreements = sa.Table(
+    "agreements",
+    metadata,
+    sa.Column("cpo_country_code", sa.String(2), primary_key=True),
+    sa.Column("cpo_party_id", sa.String(3), primary_key=True),
+    sa.Column("emsp_country_code", sa.String(2), primary_key=True),
+    sa.Column("emsp_party_id", sa.String(3), primary_key=True),
+)
+
+# --- canonical objects ---------------------------------------------------------------------------
+
+locations = sa.Table(
+    "locations",
+    metadata,
+    *_owner(),
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("published", sa.Boolean, nullable=False),
+    sa.Column("latitude", sa.Float, nullable=False),
+    sa.Column("longitude", sa.Float, nullable=False),
+    *_document(),
+    sa.Index("ix_locations_updated", "updated_us", "country_code", "party_id", "id"),
+)
+
+evses = sa.Table(
+    "evses",
+    metadata,
+    *_owner(),
+    sa.Column("location_id", sa.String(36), primary_key=True),
+    sa.Column("uid", sa.String(36), primary_key=True),
+    sa.Column("evse_id", sa.String(48), nullable=True, index=True),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["country_code", "party_id", "location_id"],
+        ["locations.country_code", "locations.party_id", "locations.id"],
+        ondelete="CASCADE",
+    ),
+)
+
+tariffs = sa.Table(
+    "tariffs",
+    metadata,
+    *_owner(),
+    sa.Column("id", sa.String(36), primary_key=True),
+    *_document(),
+    sa.Index("ix_tariffs_updated", "updated_us", "country_code", "party_id", "id"),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    *_owner(),
+    sa.Column("uid", sa.String(36), primary_key=True),
+    sa.Column("type", sa.String(12), primary_key=True),
+    sa.Column("contract_id", sa.String(36), nullable=False, index=True),
+    sa.Column("valid", sa.Boolean, nullable=False),
+    sa.Column("whitelist", sa.String(16), nullable=False),
+    sa.Column("group_id", sa.String(36), nullable=True, index=True),
+    sa.Column("visual_number", sa.String(64), nullable=True),
+    *_document(),
+    sa.Index("ix_tokens_uid", "uid", "type"),
+    sa.Index("ix_tokens_updated", "updated_us", "country_code", "party_id", "uid", "type"),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    *_owner(),
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("emsp_country_code", sa.String(2), nullable=False),
+    sa.Column("emsp_party_id", sa.String(3), nullable=False),
+    sa.Column("token_uid", sa.String(36), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("location_id", sa.String(36), nullable=False),
+    sa.Column("evse_uid", sa.String(36), nullable=False),
+    *_document(),
+    sa.Index("ix_sessions_updated", "updated_us", "country_code", "party_id", "id"),
+    sa.Index("ix_sessions_emsp", "emsp_country_code", "emsp_party_id", "updated_us"),
+)
+
+cdrs = sa.Table(
+    "cdrs",
+    metadata,
+    *_owner(),
+    sa.Column("id", sa.String(39), primary_key=True),
+    sa.Column("emsp_country_code", sa.String(2), nullable=False),
+    sa.Column("emsp_party_id", sa.String(3), nullable=False),
+    sa.Column("session_id", sa.String(36), nullable=True),
+    *_document(),
+    sa.Index("ix_cdrs_updated", "updated_us", "country_code", "party_id", "id"),
+    sa.Index("ix_cdrs_emsp", "emsp_country_code", "emsp_party_id", "updated_us"),
+)
+
+# --- commands relayed through the hub ------------------------------------------------------------
+
+commands = sa.Table(
+    "commands",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # the hub's id, part of the response_url it hands out
+    sa.Column("kind", sa.String(32), nullable=False),  # CommandType or a charging-profile operation
+    sa.Column("sender_country_code", sa.String(2), nullable=False),
+    sa.Column("sender_party_id", sa.String(3), nullable=False),
+    sa.Column("receiver_country_code", sa.String(2), nullable=False),
+    sa.Column("receiver_party_id", sa.String(3), nullable=False),
+    sa.Column("response_url", sa.String(255), nullable=False),  # the sender's own response_url
+    sa.Column("correlation_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # REQUESTED, RESPONDED, RESULT, FAILED
+    sa.Column("response", sa.Text, nullable=True),  # JSON of the synchronous response
+    sa.Column("result", sa.Text, nullable=True),  # JSON of the asynchronous result
+    sa.Column("request", sa.LargeBinary, nullable=False),  # canonical JSON of the request
+    sa.Column("created_us", TS, nullable=False),
+    sa.Column("updated_us", TS, nullable=False),
+)
+
+# --- the transactional outbox --------------------------------------------------------------------
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("destination", sa.Integer, sa.ForeignKey("platforms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("stream", sa.String(200), nullable=False),  # order is kept per destination and stream (one object)
+    sa.Column("kind", sa.String(16), nullable=False),  # location, evse, connector, tariff, token, session, cdr, clientinfo
+    sa.Column("op", sa.String(8), nullable=False),  # put, patch, delete, post
+    sa.Column("fields", sa.Text, nullable=True),  # for patch: JSON list of the changed field names
+    sa.Column("payload", sa.LargeBinary, nullable=False),  # canonical JSON (or the encoded object for clientinfo)
+    sa.Column("path", sa.String(200), nullable=False),  # the object's address: cc/pid/id[/evse_uid[/connector_id]]
+    sa.Column("correlation_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(10), nullable=False, server_default="pending"),  # pending, done, parked, skipped
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_us", TS, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_us", TS, nullable=False),
+    sa.Index("ix_outbox_due", "status", "next_attempt_us"),
+    sa.Index("ix_outbox_stream", "destination", "stream", "seq"),
+)
+
+outbox_attempts = sa.Table(
+    "outbox_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("seq", sa.BigInteger, sa.ForeignKey("outbox.seq", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("at_us", TS, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),
+)

@@ -1,0 +1,227 @@
+"""The OCPI 2.2.1 hub surface: authentication, routing decisions, forwarding and the shared request flows.
+
+The endpoints in `server.py` are thin; the flows live here so that each rule is written once:
+- every request is authenticated by its token (Base64 or raw); token A only on versions and credentials;
+- OCPI-from must be a party of the calling platform; OCPI-to picks the scenario: the hub itself (store
+  and broadcast, or GET All from the store), another party (addressed: forwarded and its answer relayed),
+  or none (open routing: the hub picks the receiver);
+- domain errors become the spec's status codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+import msgspec
+from litestar import Request, Response
+
+from hub.core import Core
+from hub.model import PartyId
+from hub.services import errors
+from hub.services.directory import Platform
+from hub.store import documents as docs
+from protocols.ocpi import transport as t
+from protocols.ocpi.transport import OcpiError
+from protocols.ocpi.v221 import rules, wire
+from protocols.ocpi.v221.client import OcpiClient, PeerError, endpoint, join
+
+log = logging.getLogger(__name__)
+
+VERSION = "2.2.1"
+
+
+class Ctx(msgspec.Struct):
+    """One authenticated request."""
+
+    platform: Platform
+    routing: t.Routing
+    token: str
+    party: PartyId | None  # the requesting party (OCPI-from), on functional modules
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+ERROR_CODES: list[tuple[type[Exception], int, int]] = [  # (exception, HTTP status, OCPI status)
+    (errors.UnknownLocation, 404, t.UNKNOWN_LOCATION),
+    (errors.UnknownToken, 404, t.UNKNOWN_TOKEN),
+    (errors.NotFound, 404, t.CLIENT_ERROR),
+    (errors.NotOwner, 404, t.INVALID_PARAMETERS),
+    (errors.Invalid, 200, t.INVALID_PARAMETERS),
+    (errors.UnknownReceiver, 200, t.UNKNOWN_RECEIVER),
+    (errors.ReceiverOffline, 200, t.CONNECTION_PROBLEM),
+    (errors.ReceiverTimeout, 200, t.TIMEOUT_ON_FORWARDED_REQUEST),
+    (errors.AlreadyRegistered, 405, t.CLIENT_ERROR),
+    (errors.NotRegistered, 405, t.CLIENT_ERROR),
+]
+
+
+def as_ocpi_error(exc: Exception) -> OcpiError:
+    if isinstance(exc, OcpiError):
+        return exc
+    if isinstance(exc, msgspec.ValidationError):
+        return OcpiError(200, t.INVALID_PARAMETERS, f"invalid object: {exc}")
+    if isinstance(exc, msgspec.DecodeError):
+        return OcpiError(400, t.INVALID_PARAMETERS, f"malformed JSON: {exc}")
+    for cls, http, code in ERROR_CODES:
+        if isinstance(exc, cls):
+            return OcpiError(http, code, str(exc))
+    if isinstance(exc, errors.HubError):
+        return OcpiError(200, t.HUB_ERROR, str(exc))
+    log.exception("unexpected error in an OCPI request", exc_info=exc)
+    return OcpiError(500, t.SERVER_ERROR, "internal error")
+
+
+def echo_headers(request: Request, party: PartyId | None, responder: PartyId | None) -> dict[str, str]:
+    headers = {
+        "X-Request-ID": request.headers.get("x-request-id", "")[:64],
+        "X-Correlation-ID": (request.headers.get("x-correlation-id") or request.headers.get("x-request-id", ""))[:64],
+    }
+    if party is not None:
+        headers.update(t.party_headers(responder, party))
+    return {k: v for k, v in headers.items() if v}
+
+
+class Ocpi:
+    """Everything the OCPI 2.2.1 endpoints need."""
+
+    def __init__(self, core: Core, client: OcpiClient) -> None:
+        self.core = core
+        self.client = client
+        self.hub_party = core.settings.hub_party
+        self.versions_url = f"{core.settings.base_url}/ocpi/versions"
+        self.base = f"{core.settings.base_url}/ocpi/{VERSION}"
+        self.page_limit = core.settings.page_limit
+
+    # --- request pipeline ----------------------------------------------------------------------
+
+    async def enter(self, request: Request, *, allow_a: bool = False, functional: bool = True) -> Ctx:
+        platform, token = None, ""
+        for token in t.token_candidates(request.headers.get("authorization")):
+            platform = await self.core.directory.platform_for_token(token)
+            if platform is not None:
+                break
+        if platform is None:
+            raise OcpiError(401, t.CLIENT_ERROR, "missing or unknown credentials token")
+        if platform.row.token_in_kind == "A" and not allow_a:
+            raise OcpiError(401, t.CLIENT_ERROR, "token A is only valid on versions and credentials")
+        if platform.row.status == "OFFLINE":  # it talks to us, so it is back
+            asyncio.get_running_loop().create_task(self.core.parties.came_back(platform.id))
+        routing = t.routing(request.headers, functional)
+        party = None
+        if functional:
+            party = routing.from_party
+            if party is None:
+                if len(platform.parties) != 1:
+                    raise OcpiError(200, t.INVALID_PARAMETERS, "OCPI-from-country-code/party-id required: the platform has several parties")
+                party = next(iter(platform.parties))
+            elif party not in platform.parties:
+                raise OcpiError(200, t.INVALID_PARAMETERS, f"OCPI-from {party} is not a party of this platform")
+        return Ctx(platform, routing, token, party)
+
+    def respond(
+        self, request: Request, ctx: Ctx | None, body: bytes, status: int = 200, headers: dict[str, str] | None = None,
+        responder: PartyId | None = None,
+    ) -> Response:
+        out = echo_headers(request, ctx.party if ctx else None, responder or self.hub_party)
+        if headers:
+            out.update(headers)
+        return Response(content=body, status_code=status, media_type="application/json", headers=out)
+
+    def ok(self, request: Request, ctx: Ctx, data: bytes | None = None, status: int = 200, **headers: str) -> Response:
+        return self.respond(request, ctx, t.envelope(data), status, headers or None)
+
+    def target(self, ctx: Ctx) -> PartyId | None:
+        """The addressed receiver, or None when the hub answers itself (OCPI-to is the hub, a party the hub
+        runs, or absent)."""
+        to = ctx.routing.to_party
+        if to is None or to == self.hub_party or self.core.directory.is_local(to):
+            return None
+        return to
+
+    @staticmethod
+    async def body(request: Request, type_: Any) -> Any:
+        raw = await request.body()
+        if not raw:
+            raise OcpiError(200, t.INVALID_PARAMETERS, "a JSON body is required")
+        return wire.decode(raw, type_)
+
+    @staticmethod
+    def check(problems: list[rules.Problem]) -> None:
+        if problems:
+            raise OcpiError(200, t.INVALID_PARAMETERS, "; ".join(f"{p.path}: {p.message}" for p in problems))
+
+    @staticmethod
+    def url_party(country_code: str, party_id: str) -> PartyId:
+        if not t.PARTY_CODE["country_code"].match(country_code) or not t.PARTY_CODE["party_id"].match(party_id):
+            raise OcpiError(200, t.INVALID_PARAMETERS, "malformed country_code/party_id in the URL")
+        return PartyId.of(country_code, party_id)
+
+    @staticmethod
+    def same(url_value: str, body_value: str, name: str) -> None:
+        if url_value.upper() != body_value.upper():
+            raise OcpiError(200, t.INVALID_PARAMETERS, f"{name} in the URL ({url_value}) differs from the body ({body_value})")
+
+    # --- lists ---------------------------------------------------------------------------------
+
+    async def list(self, request: Request, kind: docs.Kind, *, date_from_required: bool = False) -> Response:
+        ctx = await self.enter(request)
+        q = request.query_params
+        limit = min(t.parse_int(q.get("limit"), "limit", self.page_limit), self.page_limit)
+        window = docs.Window(
+            offset=t.parse_int(q.get("offset"), "offset", 0),
+            limit=limit,
+            date_from=t.parse_datetime(q.get("date_from"), "date_from"),
+            date_to=t.parse_datetime(q.get("date_to"), "date_to"),
+        )
+        if date_from_required and window.date_from is None:
+            raise OcpiError(200, t.INVALID_PARAMETERS, "date_from is required")
+        rows, total = await self.core.objects.page(ctx.platform, kind, window, owner=self.target(ctx))
+        headers = {"X-Total-Count": str(total), "X-Limit": str(self.page_limit)}
+        link = t.link_next(f"{self.core.settings.base_url}{request.url.path}", dict(q), window.offset, limit, total, len(rows))
+        if link:
+            headers["Link"] = link
+        return self.ok(request, ctx, t.json_list(rows), **headers)
+
+    # --- forwarding ----------------------------------------------------------------------------
+
+    def receiver_platform(self, to: PartyId) -> Platform:
+        platform = self.core.directory.platform_of(to)
+        if platform is None:
+            raise errors.UnknownReceiver(f"unknown receiver {to}")
+        if not platform.connected:
+            raise errors.ReceiverOffline(f"{to} is {platform.row.status}")
+        return platform
+
+    async def forward(
+        self, request: Request, ctx: Ctx, to: PartyId, module: str, role: str, subpath: str = "", *,
+        method: str | None = None, body: bytes | None = None, params: dict[str, str] | None = None,
+        url: str | None = None, from_party: PartyId | None = None,
+    ) -> Response:
+        """Send the request on to `to` and relay its answer unchanged (4001/4002/4003 on trouble).
+
+        A new X-Request-ID for the next hop, the same X-Correlation-ID on every hop."""
+        platform = self.receiver_platform(to)
+        if url is None:
+            base = endpoint(platform, module, role)
+            if base is None:
+                raise errors.UnknownReceiver(f"{to} has no {module} {role} endpoint")
+            url = join(base, subpath)
+        if body is None and method is None:
+            body = await request.body() or None
+        try:
+            response = await self.client.to_platform(
+                platform, method or request.method, url, body=body, from_party=from_party or ctx.party, to_party=to,
+                correlation_id=ctx.routing.correlation_id, params=params if params is not None else dict(request.query_params),
+                timeout=self.core.settings.forward_timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise errors.ReceiverTimeout(f"{to} did not answer within {self.core.settings.forward_timeout:g} s") from exc
+        except (httpx.HTTPError, PeerError) as exc:
+            await self.core.parties.went_offline(platform.id, f"{type(exc).__name__}: {exc}")
+            raise errors.ReceiverOffline(f"{to} cannot be reached") from exc
+        await self.core.parties.touch(platform.id)
+        relay = {k: response.headers[k] for k in ("link", "x-total-count", "x-limit", "location") if k in response.headers}
+        return self.respond(request, ctx, response.content, response.status_code, relay, responder=to)

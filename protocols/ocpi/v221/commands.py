@@ -1,0 +1,199 @@
+"""Commands and ChargingProfiles through the hub: the request goes to the CPO with a response_url of the
+hub's own; the CPO's asynchronous result comes back there and is relayed to the sender's response_url.
+
+A CPO whose chargers the hub runs itself is served by a local executor (the OCPP central system).
+"""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from hub import model
+from hub.services import errors
+from protocols.ocpi import transport as t
+from protocols.ocpi.transport import OcpiError
+from protocols.ocpi.v221 import rules, wire
+from protocols.ocpi.v221 import mapping as m
+from protocols.ocpi.v221.api import VERSION, Ctx, Ocpi
+
+S = f"/ocpi/{VERSION}/sender"
+R = f"/ocpi/{VERSION}/receiver"
+
+REQUEST_TYPES = {
+    "START_SESSION": (wire.StartSession, m.start_session_to_canonical),
+    "STOP_SESSION": (wire.StopSession, m.stop_session_to_canonical),
+    "RESERVE_NOW": (wire.ReserveNow, m.reserve_now_to_canonical),
+    "CANCEL_RESERVATION": (wire.CancelReservation, m.cancel_reservation_to_canonical),
+    "UNLOCK_CONNECTOR": (wire.UnlockConnector, m.unlock_connector_to_canonical),
+}
+COMMAND_TIMEOUT = 60  # seconds the sender should wait for a local charger's result
+
+
+@post(f"{R}/commands/{{command:str}}", status_code=200)
+async def command_post(request: Request, ocpi: NamedDependency[Ocpi], command: FromPath[str]) -> Response:
+    ctx = await ocpi.enter(request)
+    if command not in REQUEST_TYPES:
+        raise OcpiError(404, t.INVALID_PARAMETERS, f"unknown command {command!r}")
+    wire_type, to_canonical = REQUEST_TYPES[command]
+    w = await ocpi.body(request, wire_type)
+    if command == "START_SESSION":
+        ocpi.check(rules.check_start_session(w))
+    req = to_canonical(w)
+    try:
+        receiver = await ocpi.core.commands.route(ctx.platform, ctx.party, req, ocpi.target(ctx) or _to(ctx, ocpi))
+    except errors.UnknownLocation as exc:  # the spec's answer: 2003 with a REJECTED CommandResponse
+        body = wire.encode(wire.CommandResponse(result="REJECTED", timeout=0))
+        return ocpi.respond(request, ctx, t.envelope(body, t.UNKNOWN_LOCATION, exc.message))
+    record = await ocpi.core.commands.open(command, ctx.party, receiver, req, w.response_url, ctx.routing.correlation_id)
+    local = ocpi.core.commands.local.get("command")
+    if ocpi.core.directory.platform_of(receiver) is None:
+        if local is None:
+            response = model.CommandResponse(result="NOT_SUPPORTED", timeout=0)
+        else:
+            response = await local(record)
+        await ocpi.core.commands.responded(record.id, response)
+        return ocpi.ok(request, ctx, wire.encode(m.command_response_from_canonical(response)))
+    hub_url = f"{ocpi.base}/sender/commands/{command}/{record.id}"
+    relayed = await ocpi.forward(
+        request, ctx, receiver, "commands", "RECEIVER", command, method="POST",
+        body=wire.encode(msgspec.structs.replace(w, response_url=hub_url)), params={},
+    )
+    await ocpi.core.commands.responded(record.id, None, failed=relayed.status_code >= 300)
+    return relayed
+
+
+def _to(ctx: Ctx, ocpi: Ocpi) -> model.PartyId | None:
+    """OCPI-to naming a party the hub runs (its own chargers' CPO)."""
+    to = ctx.routing.to_party
+    return to if to is not None and to != ocpi.hub_party else None
+
+
+@post(f"{S}/commands/{{command:str}}/{{command_id:str}}", status_code=200)
+async def command_result(request: Request, ocpi: NamedDependency[Ocpi], command: FromPath[str], command_id: FromPath[str]) -> Response:
+    """The CPO's asynchronous CommandResult (a bare object), relayed to the eMSP's own response_url."""
+    ctx = await ocpi.enter(request)
+    w = await ocpi.body(request, wire.CommandResult)
+    record = await ocpi.core.commands.result(ctx.platform, command_id, m.command_result_to_canonical(w))
+    return await _relay_result(request, ocpi, ctx, record, wire.encode(w))
+
+
+async def _relay_result(request: Request, ocpi: NamedDependency[Ocpi], ctx: Ctx, record, body: bytes) -> Response:
+    if ocpi.core.directory.platform_of(record.sender) is None:  # a sender the hub runs: stored is delivered
+        return ocpi.ok(request, ctx)
+    return await ocpi.forward(
+        request, ctx, record.sender, "commands", "SENDER", url=record.response_url, method="POST", body=body, params={},
+        from_party=record.receiver,
+    )
+
+
+# --- charging profiles -------------------------------------------------------------------------
+
+
+async def _profile_receiver(ocpi: Ocpi, ctx: Ctx, session_id: str) -> model.PartyId:
+    to = ocpi.target(ctx) or _to(ctx, ocpi)
+    if to is not None:
+        return to
+    session = await ocpi.core.objects.find_session(session_id)
+    if session is None:
+        raise errors.NotFound(f"unknown session {session_id}")
+    return session.owner_party
+
+
+async def _profile_request(
+    request: Request, ocpi: Ocpi, ctx: Ctx, session_id: str, kind: str, response_url: str, payload: msgspec.Struct,
+    body: bytes | None, params: dict[str, str],
+) -> Response:
+    receiver = await _profile_receiver(ocpi, ctx, session_id)
+    record = await ocpi.core.commands.open(kind, ctx.party, receiver, payload, response_url, ctx.routing.correlation_id)
+    hub_url = f"{ocpi.base}/sender/chargingprofiles/results/{record.id}"
+    if ocpi.core.directory.platform_of(receiver) is None:
+        local = ocpi.core.commands.local.get("profile")
+        response = model.ChargingProfileResponse(result="NOT_SUPPORTED", timeout=0) if local is None else await local(record)
+        await ocpi.core.commands.responded(record.id, response)
+        return ocpi.ok(request, ctx, wire.encode(m.charging_profile_response_from_canonical(response)))
+    if body is not None:
+        body = wire.encode(msgspec.structs.replace(wire.decode(body, wire.SetChargingProfile), response_url=hub_url))
+    else:
+        params = {**params, "response_url": hub_url}
+    relayed = await ocpi.forward(request, ctx, receiver, "chargingprofiles", "RECEIVER", session_id, method=request.method, body=body, params=params)
+    await ocpi.core.commands.responded(record.id, None, failed=relayed.status_code >= 300)
+    return relayed
+
+
+class _ProfileQuery(msgspec.Struct):
+    session_id: str
+    response_url: str
+    duration: int | None = None
+
+
+@get(f"{R}/chargingprofiles/{{session_id:str}}")
+async def profile_get(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Response:
+    ctx = await ocpi.enter(request)
+    response_url = request.query_params.get("response_url")
+    if not response_url:
+        raise OcpiError(200, t.INVALID_PARAMETERS, "response_url is required")
+    duration = t.parse_int(request.query_params.get("duration"), "duration", 0)
+    payload = _ProfileQuery(session_id, response_url, duration)
+    return await _profile_request(request, ocpi, ctx, session_id, "GET_PROFILE", response_url, payload, None, {"duration": str(duration)})
+
+
+@put(f"{R}/chargingprofiles/{{session_id:str}}")
+async def profile_put(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Response:
+    ctx = await ocpi.enter(request)
+    w = await ocpi.body(request, wire.SetChargingProfile)
+    payload = _SetProfile(session_id, w.response_url, m.charging_profile_to_canonical(w.charging_profile))
+    return await _profile_request(request, ocpi, ctx, session_id, "SET_PROFILE", w.response_url, payload, wire.encode(w), {})
+
+
+class _SetProfile(msgspec.Struct):
+    session_id: str
+    response_url: str
+    charging_profile: model.ChargingProfile
+
+
+@delete(f"{R}/chargingprofiles/{{session_id:str}}", status_code=200)
+async def profile_delete(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Response:
+    ctx = await ocpi.enter(request)
+    response_url = request.query_params.get("response_url")
+    if not response_url:
+        raise OcpiError(200, t.INVALID_PARAMETERS, "response_url is required")
+    payload = _ProfileQuery(session_id, response_url)
+    return await _profile_request(request, ocpi, ctx, session_id, "CLEAR_PROFILE", response_url, payload, None, {})
+
+
+RESULT_TYPES = {"GET_PROFILE": wire.ActiveChargingProfileResult, "SET_PROFILE": wire.ChargingProfileResult, "CLEAR_PROFILE": wire.ClearProfileResult}
+
+
+@post(f"{S}/chargingprofiles/results/{{command_id:str}}", status_code=200)
+async def profile_result(request: Request, ocpi: NamedDependency[Ocpi], command_id: FromPath[str]) -> Response:
+    ctx = await ocpi.enter(request)
+    record = await ocpi.core.commands.get(command_id)
+    if record is None or record.kind not in RESULT_TYPES:
+        raise errors.NotFound("unknown charging profile request")
+    w = await ocpi.body(request, RESULT_TYPES[record.kind])
+    record = await ocpi.core.commands.result(ctx.platform, command_id, w)
+    if ocpi.core.directory.platform_of(record.sender) is None:
+        return ocpi.ok(request, ctx)
+    return await ocpi.forward(
+        request, ctx, record.sender, "chargingprofiles", "SENDER", url=record.response_url, method="POST",
+        body=wire.encode(w), params={}, from_party=record.receiver,
+    )
+
+
+@put(f"{S}/chargingprofiles/{{session_id:str}}")
+async def active_profile_put(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Response:
+    """The CPO reports a changed ActiveChargingProfile: relayed to whoever last set a profile on the session."""
+    ctx = await ocpi.enter(request)
+    w = await ocpi.body(request, wire.ActiveChargingProfile)
+    setter = await ocpi.core.commands.latest_profile_setter(session_id, ctx.party)
+    if setter is None:
+        raise errors.NotFound(f"nobody set a charging profile on session {session_id}")
+    if ocpi.core.directory.platform_of(setter.sender) is None:
+        return ocpi.ok(request, ctx)
+    return await ocpi.forward(request, ctx, setter.sender, "chargingprofiles", "SENDER", session_id, method="PUT", body=wire.encode(w), params={})
+
+
+HANDLERS = [command_post, command_result, profile_get, profile_put, profile_delete, profile_result, active_profile_put]

@@ -1,0 +1,101 @@
+"""Outbox events to OCPI 2.2.1 parties (the hub's pushes), and the still-alive check."""
+
+from __future__ import annotations
+
+import httpx
+import msgspec
+
+from hub.model import PartyId
+from hub.services.directory import Platform
+from hub.services.dispatch import Delivery
+from hub.services.visibility import READER_ROLES
+from hub.store.outbox import Event
+from protocols.ocpi import transport as t
+from protocols.ocpi.v221 import codec, wire
+from protocols.ocpi.v221.client import KIND_MODULE, OcpiClient, endpoint, join
+
+METHOD = {"put": "PUT", "patch": "PATCH", "delete": "DELETE", "post": "POST"}
+BROADCAST = {"location", "evse", "connector", "tariff", "token"}
+
+
+class _Owner(msgspec.Struct):
+    country_code: str
+    party_id: str
+
+
+class _HasToken(msgspec.Struct):
+    cdr_token: _Owner
+
+
+class _TokenType(msgspec.Struct):
+    type: str
+
+
+def outcome(response: httpx.Response) -> Delivery:
+    """How the dispatcher should treat a receiver's answer."""
+    status = response.status_code
+    if status >= 500 or status == 429:
+        return Delivery("retry", f"HTTP {status}")
+    if status >= 300:
+        return Delivery("refused", f"HTTP {status}")
+    try:
+        env = t.envelope_decoder.decode(response.content)
+    except msgspec.DecodeError:
+        return Delivery("refused", f"HTTP {status}, not an OCPI envelope")
+    detail = f"OCPI {env.status_code} {env.status_message or ''}".strip()
+    if env.status_code < 2000:
+        return Delivery("ok", detail)
+    if env.status_code < 3000:
+        return Delivery("refused", detail)
+    return Delivery("retry", detail)  # 3xxx server trouble, 4xxx a hub further on
+
+
+class OcpiPush:
+    def __init__(self, client: OcpiClient, hub_party: PartyId) -> None:
+        self.client = client
+        self.hub_party = hub_party
+
+    def _parties(self, platform: Platform, event: Event) -> tuple[PartyId | None, PartyId | None]:
+        if event.kind == "clientinfo":
+            return None, None  # a configuration module: no routing headers
+        if event.kind in BROADCAST:
+            roles = ("CPO",) if event.kind == "token" else READER_ROLES
+            to = next(iter(platform.parties_with_role(*roles)), None)
+            return self.hub_party, to
+        owner = PartyId.parse(event.path.rsplit("/", 1)[0])  # sessions and CDRs: from the CPO to the token's eMSP
+        token = msgspec.json.decode(event.payload, type=_HasToken).cdr_token
+        return owner, PartyId.of(token.country_code, token.party_id)
+
+    async def deliver(self, platform: Platform, event: Event) -> Delivery:
+        module = KIND_MODULE[event.kind]
+        base = endpoint(platform, module, "RECEIVER")
+        if base is None:
+            return Delivery("refused", f"the party has no {module} RECEIVER endpoint")
+        url = base if event.kind == "cdr" else join(base, event.path)
+        params = None
+        if event.kind == "token":
+            params = {"type": msgspec.json.decode(event.payload, type=_TokenType).type}
+        if event.op == "delete":
+            body = None
+        elif event.op == "patch" and event.fields is not None:
+            body = codec.render_fields(event.kind, event.payload, event.fields)
+        else:
+            body = codec.render_doc(event.kind, event.payload)
+        from_party, to_party = self._parties(platform, event)
+        try:
+            response = await self.client.to_platform(
+                platform, METHOD[event.op], url, body=body, from_party=from_party, to_party=to_party,
+                correlation_id=event.correlation_id, params=params,
+            )
+        except httpx.HTTPError as exc:
+            return Delivery("retry", f"{type(exc).__name__}: {exc}")
+        return outcome(response)
+
+    async def alive(self, platform: Platform) -> bool:
+        if not platform.row.versions_url or not platform.row.token_out:
+            return False
+        try:
+            await self.client.get_data(platform.row.versions_url, platform.row.token_out, platform.row.header_codec, list[wire.Version])
+            return True
+        except Exception:
+            return False
