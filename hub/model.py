@@ -252,7 +252,7 @@ class Location(Struct, kw_only=True):
 
     @property
     def owner_party(self) -> PartyId:
-        return PartyId(self.country_code, self.party_id)
+        return PartyId.of(self.country_code, self.party_id)
 
     def evse(self, uid: str) -> Evse | None:
         uid = uid.upper()
@@ -310,7 +310,7 @@ class Tariff(Struct, kw_only=True):
 
     @property
     def owner_party(self) -> PartyId:
-        return PartyId(self.country_code, self.party_id)
+        return PartyId.of(self.country_code, self.party_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,7 +340,7 @@ class Token(Struct, kw_only=True):
 
     @property
     def owner_party(self) -> PartyId:
-        return PartyId(self.country_code, self.party_id)
+        return PartyId.of(self.country_code, self.party_id)
 
 
 class LocationReferences(Struct, frozen=True):
@@ -371,7 +371,7 @@ class CdrToken(Struct, frozen=True):
 
     @property
     def owner_party(self) -> PartyId:
-        return PartyId(self.country_code.upper(), self.party_id.upper())
+        return PartyId.of(self.country_code, self.party_id)
 
 
 class CdrDimension(Struct, frozen=True):
@@ -407,7 +407,7 @@ class Session(Struct, kw_only=True):
 
     @property
     def owner_party(self) -> PartyId:
-        return PartyId(self.country_code, self.party_id)
+        return PartyId.of(self.country_code, self.party_id)
 
 
 class CdrLocation(Struct, kw_only=True):
@@ -475,7 +475,7 @@ class Cdr(Struct, kw_only=True):
 
     @property
     def owner_party(self) -> PartyId:
-        return PartyId(self.country_code, self.party_id)
+        return PartyId.of(self.country_code, self.party_id)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ DATETIME_KEYS = frozenset({
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 REQUIRED_LISTS = frozenset({"connectors", "elements", "price_components", "dimensions", "signed_values", "endpoints", "roles"})
 COORDINATES = frozenset({"latitude", "longitude"})
+OWNER_KEYS = frozenset({"country_code", "party_id"})  # stored upper case (they compare case-insensitively)
 
 
 # --- scalars -------------------------------------------------------------------------------------
@@ -54,10 +55,15 @@ def format_datetime(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def format_coordinate(value: Decimal | str) -> str:
+def format_coordinate(value: Decimal | str, max_length: int = 11) -> str:
+    """5 to 7 decimals, as many as the value has, within the spec's string length (10 for latitude)."""
     d = Decimal(value)
-    places = -d.as_tuple().exponent if d.as_tuple().exponent < 0 else 0  # type: ignore[operator]
-    return f"{d:.{min(7, max(5, places))}f}"
+    places = min(7, max(5, -d.as_tuple().exponent if d.as_tuple().exponent < 0 else 0))  # type: ignore[operator]
+    text = f"{d:.{places}f}"
+    while len(text) > max_length and places > 5:
+        places -= 1
+        text = f"{d:.{places}f}"
+    return text
 
 
 # --- trees ---------------------------------------------------------------------------------------
@@ -69,6 +75,8 @@ def _canonical_tree(node: Any) -> Any:
         for k, v in node.items():
             if k in DATETIME_KEYS and isinstance(v, str) and DATETIME.match(v):
                 out[k] = parse_datetime(v)
+            elif k in OWNER_KEYS and isinstance(v, str):
+                out[k] = v.upper()
             else:
                 out[k] = _canonical_tree(v)
         return out
@@ -86,7 +94,7 @@ def _wire_tree(node: Any) -> Any:
             if isinstance(v, datetime):
                 out[k] = format_datetime(v)
             elif k in COORDINATES:
-                out[k] = format_coordinate(v)
+                out[k] = format_coordinate(v, 10 if k == "latitude" else 11)
             else:
                 out[k] = _wire_tree(v)
         return out

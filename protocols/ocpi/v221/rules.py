@@ -116,8 +116,10 @@ def check_version_details(v: wire.VersionDetails, strict: bool = False) -> list[
 
 
 def check_versions(versions: list[wire.Version], strict: bool = False) -> list[Problem]:
-    out = []
-    for i, v in enumerate(versions):
-        if strict and v.version == "2.2.1" and "/2.2/" in v.url:
-            out.append(Problem(f"[{i}].url", "a /2.2/ URL for version 2.2.1"))
+    """Strict: deprecated versions (2.1, 2.2) and a missing 2.2.1 entry are flagged."""
+    if not strict:
+        return []
+    out = [Problem(f"[{i}].version", f"{v.version} is deprecated") for i, v in enumerate(versions) if v.version in ("2.1", "2.2")]
+    if not any(v.version == "2.2.1" for v in versions):
+        out.append(Problem("version", "no 2.2.1 entry"))
     return out
