@@ -5,6 +5,7 @@ that is all this module converts:
 - DateTime: wire strings (with or without `Z`, with fractional seconds, leniently with an offset) <->
   timezone-aware UTC datetimes; rendered in the `Z` form, whole seconds or milliseconds (<= 25 chars);
 - GeoLocation: strings <-> Decimal, rendered with 5 to 7 decimals;
+- numbers: JSON numbers (floats on the wire) <-> Decimal by their shortest representation;
 - lists: absent <-> empty; an empty list is rendered absent unless OCPI requires it (cardinality `+`).
 """
 
@@ -77,11 +78,15 @@ def _canonical_tree(node: Any) -> Any:
                 out[k] = parse_datetime(v)
             elif k in OWNER_KEYS and isinstance(v, str):
                 out[k] = v.upper()
+            elif isinstance(v, float):
+                out[k] = Decimal(repr(v))
             else:
                 out[k] = _canonical_tree(v)
         return out
     if isinstance(node, list):
         return [_canonical_tree(x) for x in node]
+    if isinstance(node, float):
+        return Decimal(repr(node))
     return node
 
 
@@ -95,11 +100,15 @@ def _wire_tree(node: Any) -> Any:
                 out[k] = format_datetime(v)
             elif k in COORDINATES:
                 out[k] = format_coordinate(v, 10 if k == "latitude" else 11)
+            elif isinstance(v, Decimal):
+                out[k] = float(v)
             else:
                 out[k] = _wire_tree(v)
         return out
     if isinstance(node, list):
         return [_wire_tree(x) for x in node]
+    if isinstance(node, Decimal):
+        return float(node)
     return node
 
 

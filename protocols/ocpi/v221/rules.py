@@ -3,8 +3,6 @@ each naming the field's path, empty when the object is fine."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import msgspec
 
 from protocols.ocpi.v221 import wire
@@ -18,14 +16,14 @@ class Problem(msgspec.Struct, frozen=True):
     message: str
 
 
-def _energy_volumes(periods: list[wire.ChargingPeriod] | None, kwh: Decimal | None) -> list[Problem]:
+def _energy_volumes(periods: list[wire.ChargingPeriod] | None, kwh: float | None) -> list[Problem]:
     """ENERGY is in kWh: a period volume above the session's total kWh was sent in Wh."""
     if kwh is None or not periods:
         return []
     out = []
     for i, period in enumerate(periods):
         for j, dim in enumerate(period.dimensions):
-            if dim.type == "ENERGY" and dim.volume > kwh + Decimal("0.001"):
+            if dim.type == "ENERGY" and dim.volume > kwh + 0.001:
                 out.append(Problem(f"charging_periods[{i}].dimensions[{j}].volume",
                                    f"ENERGY {dim.volume} exceeds the session's {kwh} kWh: the unit is kWh, not Wh"))
     return out

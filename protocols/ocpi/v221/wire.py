@@ -3,13 +3,12 @@
 Conventions: CiString(n) is printable ASCII of at most n characters (case-insensitive in meaning; lower
 case is accepted), string(n) at most n characters; enums are the canonical model's Literals; DateTime
 stays a string on the wire (so examples round-trip as sent) and is parsed by the mapping; numbers are
-Decimal and go out as JSON numbers. Absent optional fields stay absent (`omit_defaults`), unknown fields
+float and go out as JSON numbers. Absent optional fields stay absent (`omit_defaults`), unknown fields
 are ignored (partners add their own).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -85,8 +84,8 @@ class DisplayText(_W):
 
 
 class Price(_W):
-    excl_vat: Decimal
-    incl_vat: Decimal | None = None
+    excl_vat: float
+    incl_vat: float | None = None
 
 
 class GeoLocation(_W):
@@ -135,12 +134,12 @@ class Hours(_W):
 
 class EnergySource(_W):
     source: mo.EnergySourceCategory
-    percentage: Decimal
+    percentage: float
 
 
 class EnvironmentalImpact(_W):
     category: mo.EnvironmentalImpactCategory
-    amount: Decimal
+    amount: float
 
 
 class EnergyMix(_W):
@@ -290,9 +289,9 @@ class ConnectorPatch(_W):
 
 class PriceComponent(_W):
     type: mo.TariffDimensionType
-    price: Decimal
+    price: float
     step_size: Annotated[int, Meta(ge=0)]
-    vat: Decimal | None = None
+    vat: float | None = None
 
 
 class TariffRestrictions(_W):
@@ -300,12 +299,12 @@ class TariffRestrictions(_W):
     end_time: Hhmm | None = None
     start_date: Date | None = None
     end_date: Date | None = None
-    min_kwh: Decimal | None = None
-    max_kwh: Decimal | None = None
-    min_current: Decimal | None = None
-    max_current: Decimal | None = None
-    min_power: Decimal | None = None
-    max_power: Decimal | None = None
+    min_kwh: float | None = None
+    max_kwh: float | None = None
+    min_current: float | None = None
+    max_current: float | None = None
+    min_power: float | None = None
+    max_power: float | None = None
     min_duration: int | None = None
     max_duration: int | None = None
     day_of_week: list[mo.DayOfWeek] | None = None
@@ -402,7 +401,7 @@ class CdrToken(_W):
 
 class CdrDimension(_W):
     type: mo.CdrDimensionType
-    volume: Decimal
+    volume: float
 
 
 class ChargingPeriod(_W):
@@ -416,7 +415,7 @@ class Session(_W):
     party_id: CiString3
     id: CiString36
     start_date_time: DateTime
-    kwh: Decimal
+    kwh: float
     cdr_token: CdrToken
     auth_method: mo.AuthMethod
     location_id: CiString36
@@ -436,7 +435,7 @@ class SessionPatch(_W):
     last_updated: DateTime
     start_date_time: DateTime | None = None
     end_date_time: DateTime | None = None
-    kwh: Decimal | None = None
+    kwh: float | None = None
     cdr_token: CdrToken | None = None
     auth_method: mo.AuthMethod | None = None
     authorization_reference: CiString36 | None = None
@@ -456,7 +455,7 @@ class SessionPatch(_W):
 class ChargingPreferences(_W):
     profile_type: mo.ProfileType
     departure_time: DateTime | None = None
-    energy_need: Decimal | None = None
+    energy_need: float | None = None
     discharge_allowed: bool | None = None
 
 
@@ -503,8 +502,8 @@ class Cdr(_W):
     currency: String3
     charging_periods: Annotated[list[ChargingPeriod], Meta(min_length=1)]
     total_cost: Price
-    total_energy: Decimal
-    total_time: Decimal
+    total_energy: float
+    total_time: float
     last_updated: DateTime
     session_id: CiString36 | None = None
     authorization_reference: CiString36 | None = None
@@ -514,7 +513,7 @@ class Cdr(_W):
     total_fixed_cost: Price | None = None
     total_energy_cost: Price | None = None
     total_time_cost: Price | None = None
-    total_parking_time: Decimal | None = None
+    total_parking_time: float | None = None
     total_parking_cost: Price | None = None
     total_reservation_cost: Price | None = None
     remark: String255 | None = None
@@ -579,14 +578,14 @@ class CommandResult(_W):
 
 class ChargingProfilePeriod(_W):
     start_period: Annotated[int, Meta(ge=0)]
-    limit: Decimal
+    limit: float
 
 
 class ChargingProfile(_W):
     charging_rate_unit: mo.ChargingRateUnit
     start_date_time: DateTime | None = None
     duration: int | None = None
-    min_charging_rate: Decimal | None = None
+    min_charging_rate: float | None = None
     charging_profile_period: list[ChargingProfilePeriod] | None = None
 
 
