@@ -77,8 +77,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1", "HUB_LOG_LEVEL": "WARNING"}
+def _serve(url: str, port: int, cache_mb: int) -> subprocess.Popen:
+    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1", "HUB_LOG_LEVEL": "WARNING",
+           "HUB_PAGE_CACHE_MB": str(cache_mb)}
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--no-migrate"], env=env, cwd=ROOT)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -99,21 +100,24 @@ def _load(port: int, limit: int, count: int, connections: int, seconds: float, q
     queue.put(httpload.run("127.0.0.1", port, make, connections, seconds))
 
 
-def measure(url: str, args: argparse.Namespace) -> list[tuple[int, dict]]:
+def measure(url: str, args: argparse.Namespace) -> list[tuple[str, int, dict]]:
+    """Both ways of serving a page: from the hub's page cache (the default), and from the database
+    (HUB_PAGE_CACHE_MB=0: every page's documents read by primary key)."""
     asyncio.run(_fill(url, args.locations))
-    port = _free_port()
-    proc = _serve(url, port)
     out = []
-    try:
-        for limit in (10, 100):
-            queue: multiprocessing.Queue = multiprocessing.Queue()
-            loader = multiprocessing.Process(target=_load, args=(port, limit, args.locations, args.connections, args.seconds, queue))
-            loader.start()
-            out.append((limit, queue.get()))
-            loader.join()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    for mode, cache_mb in (("cache", 64), ("database", 0)):
+        port = _free_port()
+        proc = _serve(url, port, cache_mb)
+        try:
+            for limit in (10, 100):
+                queue: multiprocessing.Queue = multiprocessing.Queue()
+                loader = multiprocessing.Process(target=_load, args=(port, limit, args.locations, args.connections, args.seconds, queue))
+                loader.start()
+                out.append((mode, limit, queue.get()))
+                loader.join()
+        finally:
+            proc.terminate()
+            proc.wait(10)
     return out
 
 
@@ -148,9 +152,9 @@ def main() -> None:
             finally:
                 asyncio.run(_pg_database(admin, name, False))
     print(f"\nGET /ocpi/2.2.1/sender/locations, {args.locations} locations, {args.connections} keep-alive connections, {args.seconds:g} s")
-    print(f"{'backend':<11}{'limit':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'errors':>8}")
-    for backend, limit, r in rows:
-        print(f"{backend:<11}{limit:>6}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['requests']:>10}{r['errors']:>8}")
+    print(f"{'backend':<11}{'pages from':<10}{'limit':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'errors':>8}")
+    for backend, mode, limit, r in rows:
+        print(f"{backend:<11}{mode:<10}{limit:>6}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['requests']:>10}{r['errors']:>8}")
 
 
 if __name__ == "__main__":

@@ -38,21 +38,31 @@ def _print(value: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
+    """Granian serves the app: its HTTP handling runs in Rust threads, so the Python event loop (OCPI, the
+    outbox, the store) keeps a core to itself."""
+    import os
 
-    from hub.app import create_app
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
     from hub.store.migrate import upgrade
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = Settings.from_env(**overrides)
+    for name, value in (("HUB_HOST", args.host), ("HUB_PORT", args.port)):
+        if value is not None:
+            os.environ[name] = str(value)  # the app factory reads its settings from the environment
+    settings = _settings()
     if not args.no_migrate:
         upgrade(settings.database_url)
     if args.demo:
         from fixtures import demo
 
         asyncio.run(demo.load(settings))
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                access_log=False, loop="uvloop" if _has("uvloop") else "asyncio", http="httptools" if _has("httptools") else "h11")
+    print(f"hub {settings.hub_party} serving OCPI at {settings.base_url}/ocpi/versions", flush=True)
+    Granian(
+        "hub.app:create_app", factory=True, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
+        workers=1, loop=Loops.uvloop if _has("uvloop") else Loops.asyncio, log_level=settings.log_level.lower(),  # type: ignore[arg-type]
+        log_access=False, websockets=False,
+    ).serve()
 
 
 def _has(module: str) -> bool:

@@ -24,7 +24,7 @@ class Core:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.directory = Directory(self.db, settings.hub_party, settings.roaming_policy)
-        self.objects = Objects(self.db, self.directory, render)
+        self.objects = Objects(self.db, self.directory, render, settings.page_cache_mb * 1024 * 1024)
         self.parties = Parties(self.db, self.directory)
         self.commands = Commands(self.db, self.directory, self.objects)
         self.senders: dict[str, Sender] = {}

@@ -24,6 +24,7 @@ class Settings(Struct, kw_only=True, frozen=True):
     # open: every eMSP may see every CPO's published data; agreements: only pairs in the agreements table
     roaming_policy: Literal["open", "agreements"] = "open"
     page_limit: int = 100  # the server's maximum page size (X-Limit)
+    page_cache_mb: int = 64  # rendered Locations/Tariffs kept in memory for GET All (0: always read the database)
     forward_timeout: float = 10.0  # seconds an addressed OCPI request may take at the receiver before 4002
     outbox_max_attempts: int = 6
     outbox_backoff_max: float = 60.0  # seconds, cap of the exponential backoff

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from hub import model
 from hub.model import PartyId
 from hub.services import visibility
+from hub.services.catalog import Catalog, change_payload
 from hub.services.directory import Directory, Platform
 from hub.services.errors import Invalid, NotFound, NotOwner, UnknownLocation
 from hub.store import documents as docs
@@ -48,10 +49,11 @@ def _check_patch(changes: dict[str, Any]) -> None:
 
 
 class Objects:
-    def __init__(self, db: Database, directory: Directory, render: Renderer) -> None:
+    def __init__(self, db: Database, directory: Directory, render: Renderer, page_cache_bytes: int = 0) -> None:
         self.db = db
         self.directory = directory
         self.render = render
+        self.catalogs = {k.name: Catalog(db, k, page_cache_bytes // 2) for k in (docs.LOCATION, docs.TARIFF)}
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -61,17 +63,42 @@ class Objects:
         if owner not in caller.parties_with_role(visibility.OWNER_ROLE[kind]):
             raise NotOwner(f"{owner} is not a {visibility.OWNER_ROLE[kind]} party of this platform")
 
-    def _save(self, tx: Tx, kind: docs.Kind, obj: Any, source: int | None, exists: bool | None = None) -> bool:
-        created = docs.save(tx.conn, kind, obj, self.render(kind.name, obj), source, exists)
-        tx.notify(kind.name, "/".join(kind.key(obj)))
-        return created
+    def _save(
+        self, tx: Tx, kind: docs.Kind, obj: Any, source: int | None, exists: bool | None = None
+    ) -> tuple[bool, frozenset[PartyId]]:
+        """Store a new version: (is it new, the audience of an unpublished Location)."""
+        audience = visibility.audience(tx.conn, obj) if kind is docs.LOCATION else visibility.NOBODY
+        extra: dict[str, Any] = {"stored_us": docs.now_us()}
+        if kind is docs.LOCATION:
+            extra["audience"] = visibility.audience_text(audience)
+        created = docs.save(tx.conn, kind, obj, self.render(kind.name, obj), source, exists, extra)
+        key = kind.key(obj)
+        if kind.name in self.catalogs:
+            published = obj.publish if kind is docs.LOCATION else True
+            tx.notify(kind.name, change_payload(key, docs.to_us(obj.last_updated), extra["stored_us"], published, extra.get("audience")))
+        else:
+            tx.notify(kind.name, "/".join(key))
+        return created, audience
 
     def _fan_out(
-        self, tx: Tx, kind: str, root: Any, source: int | None, event: outbox.Draft, correlation_id: str | None
+        self, tx: Tx, kind: str, root: Any, source: int | None, event: outbox.Draft, correlation_id: str | None,
+        audience: frozenset[PartyId] = visibility.NOBODY,
     ) -> None:
-        targets = visibility.receivers(tx.conn, self.directory, kind, root, source)
+        targets = visibility.receivers(self.directory, kind, root, source, audience)
         if targets:
             outbox.enqueue(tx, [p.id for p in targets], msgspec.structs.replace(event, correlation_id=correlation_id))
+
+    def _refresh_audiences(self, tx: Tx) -> None:
+        """A token changed: the unpublished Locations it may open up (or close) get their audience again."""
+        t = docs.LOCATION.table
+        for row in tx.execute(sa.select(t.c.doc, t.c.audience).where(sa.not_(t.c.published))):
+            loc = docs.LOCATION.decode(row.doc)
+            text = visibility.audience_text(visibility.audience(tx.conn, loc))
+            if text != row.audience:
+                key = docs.LOCATION.key(loc)
+                stored = docs.now_us()
+                tx.execute(sa.update(t).where(docs.LOCATION.where_key(key)).values(audience=text, stored_us=stored))
+                tx.notify("location", change_payload(key, docs.to_us(loc.last_updated), stored, False, text))
 
     @staticmethod
     def _stream(kind: docs.Kind, obj: Any) -> str:
@@ -87,7 +114,9 @@ class Objects:
             stored = docs.get(conn, kind, key)
             if stored is None:
                 return None
-            if reader is not None and not visibility.may_read(conn, self.directory, reader, kind, stored.obj):
+            if reader is not None and not visibility.may_read(
+                self.directory, reader, kind.name, stored.obj, visibility.audience_set(stored.audience)
+            ):
                 return None
             return stored.obj
 
@@ -101,8 +130,12 @@ class Objects:
     ) -> tuple[list[bytes], int]:
         """One page of what `reader` may see (of one owner's objects only, when given)."""
 
+        catalog = self.catalogs.get(kind.name)
+        if catalog is not None and owner is None:
+            return await catalog.page(visibility.lens(self.directory, reader, kind.name), window)
+
         def op(conn: sa.Connection) -> tuple[list[bytes], int]:
-            visible = visibility.visible_clause(conn, self.directory, reader, kind)
+            visible = visibility.visible_clause(self.directory, reader, kind)
             if owner is not None:
                 t = kind.table
                 visible = sa.and_(visible, t.c.country_code == owner.country_code, t.c.party_id == owner.party_id)
@@ -149,10 +182,10 @@ class Objects:
         source = caller.id if caller else None
 
         def op(tx: Tx) -> bool:
-            created = self._save(tx, docs.LOCATION, loc, source)
+            created, audience = self._save(tx, docs.LOCATION, loc, source)
             if deliver:
                 event = outbox.Draft(self._stream(docs.LOCATION, loc), "location", "put", _path(loc), docs.encode(loc))
-                self._fan_out(tx, "location", loc, source, event, correlation_id)
+                self._fan_out(tx, "location", loc, source, event, correlation_id, audience)
             return created
 
         return await self.db.write(op)
@@ -231,12 +264,12 @@ class Objects:
                     "evses": merge_by(loc.evses, [evse if level == "connector" else target], "uid"),
                     "last_updated": max(loc.last_updated, stamp),
                 })
-            self._save(tx, docs.LOCATION, loc, source, exists=True)
+            _, audience = self._save(tx, docs.LOCATION, loc, source, exists=True)
             if deliver:
                 path = _path(loc) + (f"/{evse_uid}" if evse_uid else "") + (f"/{connector_id}" if connector_id else "")
                 fields = tuple(changes) if changes is not None else None
                 event = outbox.Draft(self._stream(docs.LOCATION, loc), level, op_name, path, docs.encode(target), fields)
-                self._fan_out(tx, "location", loc, source, event, correlation_id)
+                self._fan_out(tx, "location", loc, source, event, correlation_id, audience)
             return created
 
         return await self.db.write(op)
@@ -250,7 +283,7 @@ class Objects:
         source = caller.id if caller else None
 
         def op(tx: Tx) -> bool:
-            created = self._save(tx, docs.TARIFF, tariff, source)
+            created, _ = self._save(tx, docs.TARIFF, tariff, source)
             if deliver:
                 event = outbox.Draft(self._stream(docs.TARIFF, tariff), "tariff", "put", _path(tariff), docs.encode(tariff))
                 self._fan_out(tx, "tariff", tariff, source, event, correlation_id)
@@ -270,7 +303,7 @@ class Objects:
             if stored is None:
                 raise NotFound(f"unknown tariff {tariff_id}")
             docs.delete(tx.conn, docs.TARIFF, key)
-            tx.notify("tariff", "/".join(key))
+            tx.notify("tariff", change_payload(key, None, None))
             if deliver:
                 t = stored.obj
                 event = outbox.Draft(self._stream(docs.TARIFF, t), "tariff", "delete", _path(t), b"{}")
@@ -287,7 +320,8 @@ class Objects:
         source = caller.id if caller else None
 
         def op(tx: Tx) -> bool:
-            created = self._save(tx, docs.TOKEN, token, source)
+            created, _ = self._save(tx, docs.TOKEN, token, source)
+            self._refresh_audiences(tx)
             if deliver:
                 event = outbox.Draft(self._stream(docs.TOKEN, token), "token", "put", _path(token), docs.encode(token))
                 self._fan_out(tx, "token", token, source, event, correlation_id)
@@ -310,6 +344,7 @@ class Objects:
                 raise NotFound(f"unknown token {uid}")
             token = _replace(stored.obj, changes)
             self._save(tx, docs.TOKEN, token, source, exists=True)
+            self._refresh_audiences(tx)
             if deliver:
                 event = outbox.Draft(self._stream(docs.TOKEN, token), "token", "patch", _path(token), docs.encode(token), tuple(changes))
                 self._fan_out(tx, "token", token, source, event, correlation_id)
@@ -325,7 +360,7 @@ class Objects:
         source = caller.id if caller else None
 
         def op(tx: Tx) -> bool:
-            created = self._save(tx, docs.SESSION, session, source)
+            created, _ = self._save(tx, docs.SESSION, session, source)
             if deliver:
                 event = outbox.Draft(self._stream(docs.SESSION, session), "session", "put", _path(session), docs.encode(session))
                 self._fan_out(tx, "session", session, source, event, correlation_id)

@@ -192,7 +192,7 @@ class Parties:
             if name not in platform.row.receives:
                 continue
             t = kind.table
-            visible = visibility.visible_clause(tx.conn, self.directory, platform, kind)
+            visible = visibility.visible_clause(self.directory, platform, kind)
             own = visibility._pairs((t.c.country_code, t.c.party_id), platform.parties)
             conds = [visible, sa.not_(own)]
             if since_us is not None:

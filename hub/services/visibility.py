@@ -1,18 +1,24 @@
 """The one place that decides who may read which object and who receives each change.
 
 Rules:
-- a party always sees what it owns;
+- a party always sees what it owns (and an eMSP the Sessions and CDRs of its tokens);
 - Locations and Tariffs (CPO data) go to parties in a reading role (eMSP, NSP, NAP, SCSP, OTHER) that
   have a roaming agreement with the owner (every pair under the `open` policy); an unpublished Location
-  (publish=false) only to the parties owning a token that matches one of its `publish_allowed_to` entries;
+  (publish=false) only to the parties owning a token that matches one of its `publish_allowed_to`
+  entries: its `audience`, worked out when the Location or a token changes and stored with it;
 - Tokens (eMSP data) go to CPOs with an agreement with the issuing eMSP;
 - Sessions and CDRs go only to the eMSP that issued the token, never broadcast.
+
+A reader is seen through a `Lens`: the few sets these rules need. The same rules exist as a Python
+predicate (`Lens.sees`, for the in-memory catalogs and the fan-out) and as SQL (`clause`); a test checks
+that they agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import msgspec
 import sqlalchemy as sa
 
 from hub import model
@@ -23,88 +29,61 @@ from hub.store import schema
 
 READER_ROLES = ("EMSP", "NSP", "NAP", "SCSP", "OTHER")
 OWNER_ROLE = {"location": "CPO", "tariff": "CPO", "session": "CPO", "cdr": "CPO", "token": "EMSP"}
+NOBODY: frozenset[PartyId] = frozenset()
 
 
-def _pairs(cols: tuple, values: Iterable) -> sa.ColumnElement[bool]:
-    """`(col1, col2, ...) IN (values)`; values are PartyIds or tuples."""
-    rows = [(v.country_code, v.party_id) if isinstance(v, PartyId) else tuple(v) for v in values]
-    return sa.tuple_(*cols).in_(rows) if rows else sa.false()
+class Lens(msgspec.Struct, frozen=True):
+    """What one reader may see of one kind. `agreed` None means every owner (the open policy)."""
+
+    own: frozenset[PartyId]
+    agreed: frozenset[PartyId] | None
+    audience: frozenset[PartyId]
+
+    def sees(self, owner: PartyId, published: bool = True, audience: frozenset[PartyId] = NOBODY, emsp: PartyId | None = None) -> bool:
+        if owner in self.own or (emsp is not None and emsp in self.own):
+            return True
+        if self.agreed is not None and owner not in self.agreed:
+            return False
+        return published or not audience.isdisjoint(self.audience)
 
 
-def _cpos_agreeing_with(directory: Directory, reader: Platform) -> set[PartyId] | None:
-    """The CPOs whose data the reader may see; None means all of them (the open policy)."""
-    if directory.policy == "open":
-        return None
-    emsps = set(reader.parties_with_role(*READER_ROLES))
-    return {cpo for cpo, emsp in directory.snap.agreements if emsp in emsps}
-
-
-def _emsps_agreeing_with(directory: Directory, reader: Platform) -> set[PartyId] | None:
-    if directory.policy == "open":
-        return None
-    cpos = set(reader.parties_with_role("CPO"))
-    return {emsp for cpo, emsp in directory.snap.agreements if cpo in cpos}
-
-
-# --- reads -----------------------------------------------------------------------------------
-
-
-def visible_clause(conn: sa.Connection, directory: Directory, reader: Platform, kind: docs.Kind) -> sa.ColumnElement[bool]:
-    """A predicate on `kind.table` selecting what `reader` may see (for lists and counts)."""
-    t = kind.table
-    owner = (t.c.country_code, t.c.party_id)
-    own = _pairs(owner, reader.parties)
-    if kind is docs.SESSION or kind is docs.CDR:
-        return sa.or_(own, _pairs((t.c.emsp_country_code, t.c.emsp_party_id), reader.parties))
-    if kind is docs.TOKEN:
-        if not reader.has_role("CPO"):
-            return own
-        emsps = _emsps_agreeing_with(directory, reader)
-        return sa.true() if emsps is None else sa.or_(own, _pairs(owner, emsps))
-    # CPO data: locations and tariffs
-    if not reader.has_role(*READER_ROLES):
-        return own
-    cpos = _cpos_agreeing_with(directory, reader)
-    agreed = sa.true() if cpos is None else _pairs(owner, cpos)
-    if kind is docs.LOCATION:
-        extra = unpublished_visible(conn, directory, reader)
-        shown = sa.or_(t.c.published, _pairs((t.c.country_code, t.c.party_id, t.c.id), extra)) if extra else t.c.published
-        return sa.or_(own, sa.and_(agreed, shown))
-    return sa.or_(own, agreed)
-
-
-def may_read(conn: sa.Connection, directory: Directory, reader: Platform, kind: docs.Kind, obj: object) -> bool:
-    owner = PartyId.of(obj.country_code, obj.party_id)  # type: ignore[attr-defined]
-    if owner in reader.parties:
-        return True
-    if kind is docs.SESSION or kind is docs.CDR:
-        return obj.cdr_token.owner_party in reader.parties  # type: ignore[attr-defined]
-    if kind is docs.TOKEN:
-        return any(directory.agrees(cpo, owner) for cpo in reader.parties_with_role("CPO"))
-    readers = reader.parties_with_role(*READER_ROLES)
-    if not any(directory.agrees(owner, p) for p in readers):
-        return False
-    if kind is docs.LOCATION and not obj.publish:  # type: ignore[attr-defined]
-        return bool(set(readers) & audience(conn, obj))  # type: ignore[arg-type]
-    return True
-
-
-def unpublished_visible(conn: sa.Connection, directory: Directory, reader: Platform) -> list[tuple[str, str, str]]:
-    """Keys of the unpublished Locations that `reader` may see through its tokens."""
-    readers = set(reader.parties_with_role(*READER_ROLES))
+def lens(directory: Directory, reader: Platform, kind: str) -> Lens:
+    own = reader.parties
+    if kind in ("session", "cdr"):
+        return Lens(own, NOBODY, NOBODY)
+    if kind == "token":
+        cpos = reader.parties_with_role("CPO")
+        if not cpos:
+            return Lens(own, NOBODY, NOBODY)
+        if directory.policy == "open":
+            return Lens(own, None, NOBODY)
+        return Lens(own, frozenset(e for c, e in directory.snap.agreements if c in cpos), NOBODY)
+    readers = frozenset(reader.parties_with_role(*READER_ROLES))
     if not readers:
-        return []
-    t = docs.LOCATION.table
-    keys = []
-    for row in conn.execute(sa.select(t.c.doc).where(sa.not_(t.c.published))):
-        loc = docs.LOCATION.decode(row.doc)
-        if loc.publish_allowed_to and readers & audience(conn, loc) and any(directory.agrees(loc.owner_party, p) for p in readers):
-            keys.append(docs.LOCATION.key(loc))
-    return keys
+        return Lens(own, NOBODY, NOBODY)
+    if directory.policy == "open":
+        return Lens(own, None, readers)
+    return Lens(own, frozenset(c for c, e in directory.snap.agreements if e in readers), readers)
 
 
-def audience(conn: sa.Connection, loc: model.Location) -> set[PartyId]:
-    """The eMSPs owning a token that matches one of the Location's publish_allowed_to entries (all set fields)."""
+# --- the stored form of a Location's audience -------------------------------------------------------
+
+
+def audience_text(parties: Iterable[PartyId]) -> str | None:
+    """`|NL/ABC|DE/XYZ|`, so that one party is found with LIKE '%|NL/ABC|%'."""
+    parties = sorted(parties)
+    return "|" + "|".join(map(str, parties)) + "|" if parties else None
+
+
+def audience_set(text: str | None) -> frozenset[PartyId]:
+    return frozenset(PartyId.parse(p) for p in text.strip("|").split("|")) if text else NOBODY
+
+
+def audience(conn: sa.Connection, loc: model.Location) -> frozenset[PartyId]:
+    """The parties owning a token that matches one of an unpublished Location's publish_allowed_to entries
+    (a match needs every field the entry sets)."""
+    if loc.publish:
+        return NOBODY
     t = schema.tokens
     owners: set[PartyId] = set()
     for entry in loc.publish_allowed_to:
@@ -117,42 +96,70 @@ def audience(conn: sa.Connection, loc: model.Location) -> set[PartyId]:
             conds.append(t.c.group_id == entry.group_id.upper())
         if entry.visual_number:
             conds.append(t.c.visual_number == entry.visual_number)
-        if not conds:
+        if not (entry.uid or entry.group_id or entry.visual_number):
             continue
         for row in conn.execute(sa.select(t.c.country_code, t.c.party_id, t.c.doc).where(*conds)):
             if entry.issuer and docs.TOKEN.decode(row.doc).issuer != entry.issuer:
                 continue
             owners.add(PartyId(row.country_code, row.party_id))
-    return owners
+    return frozenset(owners)
 
 
-# --- fan-out ---------------------------------------------------------------------------------
+# --- SQL -----------------------------------------------------------------------------------------------
+
+
+def _pairs(cols: tuple, values: Iterable) -> sa.ColumnElement[bool]:
+    """`(col1, col2, ...) IN (values)`; values are PartyIds or tuples."""
+    rows = [(v.country_code, v.party_id) if isinstance(v, PartyId) else tuple(v) for v in values]
+    return sa.tuple_(*cols).in_(rows) if rows else sa.false()
+
+
+def clause(view: Lens, kind: docs.Kind) -> sa.ColumnElement[bool]:
+    """`Lens.sees` as a predicate on `kind.table`."""
+    t = kind.table
+    owner = (t.c.country_code, t.c.party_id)
+    own = _pairs(owner, view.own)
+    if kind is docs.SESSION or kind is docs.CDR:
+        own = sa.or_(own, _pairs((t.c.emsp_country_code, t.c.emsp_party_id), view.own))
+    agreed = sa.true() if view.agreed is None else _pairs(owner, view.agreed)
+    shown = sa.true()
+    if kind is docs.LOCATION:
+        shown = sa.or_(t.c.published, *(t.c.audience.like(f"%|{p}|%") for p in view.audience))
+    return sa.or_(own, sa.and_(agreed, shown))
+
+
+def visible_clause(directory: Directory, reader: Platform, kind: docs.Kind) -> sa.ColumnElement[bool]:
+    return clause(lens(directory, reader, kind.name), kind)
+
+
+# --- single objects and fan-out ---------------------------------------------------------------------
+
+
+def attributes(kind: str, obj: object, audience_: frozenset[PartyId] = NOBODY) -> tuple[PartyId, bool, frozenset[PartyId], PartyId | None]:
+    """(owner, published, audience, token eMSP): what the rules look at."""
+    owner = PartyId.of(obj.country_code, obj.party_id)  # type: ignore[attr-defined]
+    published = obj.publish if kind == "location" else True  # type: ignore[attr-defined]
+    emsp = obj.cdr_token.owner_party if kind in ("session", "cdr") else None  # type: ignore[attr-defined]
+    return owner, published, audience_, emsp
+
+
+def may_read(directory: Directory, reader: Platform, kind: str, obj: object, audience_: frozenset[PartyId] = NOBODY) -> bool:
+    return lens(directory, reader, kind).sees(*attributes(kind, obj, audience_))
 
 
 def receivers(
-    conn: sa.Connection, directory: Directory, kind: str, obj: object, source_platform: int | None
+    directory: Directory, kind: str, obj: object, source_platform: int | None, audience_: frozenset[PartyId] = NOBODY
 ) -> list[Platform]:
-    """The connected platforms that must hear about a change of `obj` (never the one it came from)."""
-    owner = PartyId.of(obj.country_code, obj.party_id)  # type: ignore[attr-defined]
+    """The connected platforms that must hear about a change of `obj`: those that may see it, that take
+    pushes of its kind, other than its owner's and the one it came from."""
+    owner, published, aud, emsp = attributes(kind, obj, audience_)
     out = []
-    if kind in ("session", "cdr"):
-        emsp = obj.cdr_token.owner_party  # type: ignore[attr-defined]
-        candidates = [directory.platform_of(emsp, "EMSP")]
-        return [p for p in candidates if p and p.connected and kind in p.row.receives and p.id != source_platform]
-    audience_ = None
     for p in directory.platforms():
         if not p.connected or p.id == source_platform or kind not in p.row.receives or owner in p.parties:
             continue
-        if kind == "token":
-            if any(directory.agrees(cpo, owner) for cpo in p.parties_with_role("CPO")):
+        if kind in ("session", "cdr"):
+            if emsp in p.parties_with_role("EMSP"):
                 out.append(p)
-            continue
-        readers = p.parties_with_role(*READER_ROLES)
-        if not any(directory.agrees(owner, r) for r in readers):
-            continue
-        if kind == "location" and not obj.publish:  # type: ignore[attr-defined]
-            audience_ = audience(conn, obj) if audience_ is None else audience_  # type: ignore[arg-type]
-            if not set(readers) & audience_:
-                continue
-        out.append(p)
+        elif lens(directory, p, kind).sees(owner, published, aud, None):
+            out.append(p)
     return out

@@ -80,10 +80,15 @@ class Database:
         if self.dialect == "sqlite":
             sync_url = self.url.set(drivername="sqlite")
             self._write_engine = sa.create_engine(sync_url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
-            self._read_engine = sa.create_engine(sync_url, pool_size=4, max_overflow=8, connect_args={"check_same_thread": False})
+            # Reads run on the loop thread one at a time: one connection in autocommit mode (no open read
+            # transaction, so every read sees the latest commit) serves them all.
+            self._read_engine = sa.create_engine(
+                sync_url, poolclass=sa.pool.StaticPool, isolation_level="AUTOCOMMIT", connect_args={"check_same_thread": False}
+            )
             for engine in (self._write_engine, self._read_engine):
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
+            self._reader = self._read_engine.connect()
         else:
             self._engine = create_async_engine(self.url.set(drivername="postgresql+asyncpg"), pool_size=10, max_overflow=10)
             await self._listen_pg()
@@ -96,6 +101,7 @@ class Database:
             await self._writer_task
         if self.dialect == "sqlite":
             self._thread.shutdown(wait=True)
+            self._reader.close()
             self._write_engine.dispose()
             self._read_engine.dispose()
         else:
@@ -182,8 +188,7 @@ class Database:
 
     async def read(self, op: Callable[[sa.Connection], T]) -> T:
         if self.dialect == "sqlite":
-            with self._read_engine.connect() as conn:
-                return op(conn)
+            return op(self._reader)
         async with self._engine.connect() as conn:
             return await conn.run_sync(op)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
@@ -128,29 +129,46 @@ KINDS = {k.name: k for k in (LOCATION, TARIFF, TOKEN, SESSION, CDR)}
 class Stored(msgspec.Struct, Generic[S]):
     obj: S
     source_platform: int | None
+    audience: str | None = None  # Locations only
 
 
 def get(conn: sa.Connection, kind: Kind[S], key: Sequence[str]) -> Stored[S] | None:
     t = kind.table
-    row = conn.execute(sa.select(t.c.doc, t.c.source_platform).where(kind.where_key(key))).first()
-    return None if row is None else Stored(kind.decode(row.doc), row.source_platform)
+    cols = [t.c.doc, t.c.source_platform] + ([t.c.audience] if kind is LOCATION else [])
+    row = conn.execute(sa.select(*cols).where(kind.where_key(key))).first()
+    return None if row is None else Stored(kind.decode(row.doc), *row[1:])
 
 
-def get_rendered(conn: sa.Connection, kind: Kind[Any], key: Sequence[str]) -> bytes | None:
-    t = kind.table
-    return conn.execute(sa.select(t.c.rendered).where(kind.where_key(key))).scalar()
+def rendered_by_keys(conn: sa.Connection, kind: Kind[Any], keys: Sequence[Sequence[str]]) -> dict[tuple, tuple[int, bytes]]:
+    """key -> (stored_us, rendered document) of the objects among `keys` that exist."""
+    if not keys:
+        return {}
+    width = len(kind.key_columns)  # type: ignore[attr-defined]
+    params = {f"k{i}_{j}": v for i, k in enumerate(keys) for j, v in enumerate(k)}
+    return {tuple(r[:width]): (r[-2], r[-1]) for r in conn.execute(_by_keys(kind, len(keys)), params)}
+
+
+@lru_cache(maxsize=512)
+def _by_keys(kind: Kind[Any], n: int) -> sa.Select:
+    """SELECT key, rendered WHERE key = k0 OR key = k1 ...: answered from the primary key on both
+    databases (a row-value IN list makes SQLite scan the table). Built once per page size."""
+    cols = kind.key_columns  # type: ignore[attr-defined]
+    match = sa.or_(*(sa.and_(*(c == sa.bindparam(f"k{i}_{j}") for j, c in enumerate(cols))) for i in range(n)))
+    return sa.select(*cols, kind.table.c.stored_us, kind.table.c.rendered).where(match)
 
 
 def save(
-    conn: sa.Connection, kind: Kind[S], obj: S, rendered: bytes, source_platform: int | None, exists: bool | None = None
+    conn: sa.Connection, kind: Kind[S], obj: S, rendered: bytes, source_platform: int | None, exists: bool | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> bool:
-    """Insert or replace; returns True when the object is new."""
+    """Insert or replace; returns True when the object is new. `extra`: columns worked out by the caller."""
     t = kind.table
     key = kind.key(obj)
     values = {
-        **kind.columns(obj),
-        "updated_us": to_us(obj.last_updated),  # type: ignore[attr-defined]
         "stored_us": now_us(),
+        **kind.columns(obj),
+        **(extra or {}),
+        "updated_us": to_us(obj.last_updated),  # type: ignore[attr-defined]
         "source_platform": source_platform,
         "doc": encode(obj),
         "rendered": rendered,

@@ -87,7 +87,8 @@ locations = sa.Table(
     metadata,
     *_owner(),
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("published", sa.Boolean, nullable=False),
+    sa.Column("published", sa.Boolean, nullable=False, index=True),
+    sa.Column("audience", sa.Text, nullable=True),  # unpublished: the parties that may see it, `|CC/PID|...|`
     sa.Column("latitude", sa.Float, nullable=False),
     sa.Column("longitude", sa.Float, nullable=False),
     *_document(),

@@ -6,7 +6,6 @@ import base64
 import binascii
 import re
 import time
-import uuid
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
@@ -111,6 +110,23 @@ def json_list(items: list[bytes]) -> bytes:
     return b"[" + b",".join(items) + b"]"
 
 
+class Reply:
+    """An OCPI response as a bare ASGI app: the hot paths skip the framework's response machinery."""
+
+    __slots__ = ("status_code", "headers", "body")
+
+    def __init__(self, body: bytes, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.headers = {"content-type": "application/json", **(headers or {})}
+
+    async def __call__(self, scope: object, receive: object, send: object) -> None:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})  # type: ignore[operator]
+
+
 # --- routing headers ---------------------------------------------------------------------------
 
 
@@ -134,8 +150,10 @@ def _party(headers: dict[str, str] | object, side: str) -> PartyId | None:
 
 
 def routing(headers: object, functional: bool = True) -> Routing:
-    """Routing headers of a request. Configuration modules ignore OCPI-from/to (some peers send them anyway)."""
-    request_id = headers.get("x-request-id") or uuid.uuid4().hex  # type: ignore[attr-defined]
+    """Routing headers of a request. Configuration modules ignore OCPI-from/to (some peers send them anyway).
+    A missing X-Correlation-ID is the request's own id (a new exchange starts here); empty when neither
+    is given (the next hop then gets fresh ones)."""
+    request_id = headers.get("x-request-id") or ""  # type: ignore[attr-defined]
     correlation_id = headers.get("x-correlation-id") or request_id  # type: ignore[attr-defined]
     if not functional:
         return Routing(None, None, request_id[:64], correlation_id[:64])

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from litestar import Request, Response
+from litestar import Request
 
 from hub.core import Core
 from hub.model import PartyId
@@ -24,7 +24,7 @@ from hub.services import errors
 from hub.services.directory import Platform
 from hub.store import documents as docs
 from protocols.ocpi import transport as t
-from protocols.ocpi.transport import OcpiError
+from protocols.ocpi.transport import OcpiError, Reply
 from protocols.ocpi.v221 import rules, wire
 from protocols.ocpi.v221.client import OcpiClient, PeerError, endpoint, join
 
@@ -124,13 +124,13 @@ class Ocpi:
     def respond(
         self, request: Request, ctx: Ctx | None, body: bytes, status: int = 200, headers: dict[str, str] | None = None,
         responder: PartyId | None = None,
-    ) -> Response:
+    ) -> Reply:
         out = echo_headers(request, ctx.party if ctx else None, responder or self.hub_party)
         if headers:
             out.update(headers)
-        return Response(content=body, status_code=status, media_type="application/json", headers=out)
+        return Reply(body, status, out)
 
-    def ok(self, request: Request, ctx: Ctx, data: bytes | None = None, status: int = 200, **headers: str) -> Response:
+    def ok(self, request: Request, ctx: Ctx, data: bytes | None = None, status: int = 200, **headers: str) -> Reply:
         return self.respond(request, ctx, t.envelope(data), status, headers or None)
 
     def target(self, ctx: Ctx) -> PartyId | None:
@@ -166,7 +166,7 @@ class Ocpi:
 
     # --- lists ---------------------------------------------------------------------------------
 
-    async def list(self, request: Request, kind: docs.Kind, *, date_from_required: bool = False) -> Response:
+    async def list(self, request: Request, kind: docs.Kind, *, date_from_required: bool = False) -> Reply:
         ctx = await self.enter(request)
         q = request.query_params
         limit = min(t.parse_int(q.get("limit"), "limit", self.page_limit), self.page_limit)
@@ -180,7 +180,7 @@ class Ocpi:
             raise OcpiError(200, t.INVALID_PARAMETERS, "date_from is required")
         rows, total = await self.core.objects.page(ctx.platform, kind, window, owner=self.target(ctx))
         headers = {"X-Total-Count": str(total), "X-Limit": str(self.page_limit)}
-        link = t.link_next(f"{self.core.settings.base_url}{request.url.path}", dict(q), window.offset, limit, total, len(rows))
+        link = t.link_next(f"{self.core.settings.base_url}{request.scope['path']}", dict(q), window.offset, limit, total, len(rows))
         if link:
             headers["Link"] = link
         return self.ok(request, ctx, t.json_list(rows), **headers)
@@ -199,7 +199,7 @@ class Ocpi:
         self, request: Request, ctx: Ctx, to: PartyId, module: str, role: str, subpath: str = "", *,
         method: str | None = None, body: bytes | None = None, params: dict[str, str] | None = None,
         url: str | None = None, from_party: PartyId | None = None,
-    ) -> Response:
+    ) -> Reply:
         """Send the request on to `to` and relay its answer unchanged (4001/4002/4003 on trouble).
 
         A new X-Request-ID for the next hop, the same X-Correlation-ID on every hop."""
@@ -214,7 +214,7 @@ class Ocpi:
         try:
             response = await self.client.to_platform(
                 platform, method or request.method, url, body=body, from_party=from_party or ctx.party, to_party=to,
-                correlation_id=ctx.routing.correlation_id, params=params if params is not None else dict(request.query_params),
+                correlation_id=ctx.routing.correlation_id or None, params=params if params is not None else dict(request.query_params),
                 timeout=self.core.settings.forward_timeout,
             )
         except httpx.TimeoutException as exc:

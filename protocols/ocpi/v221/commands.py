@@ -14,7 +14,7 @@ from litestar.params import FromPath
 from hub import model
 from hub.services import errors
 from protocols.ocpi import transport as t
-from protocols.ocpi.transport import OcpiError
+from protocols.ocpi.transport import OcpiError, Reply
 from protocols.ocpi.v221 import rules, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.api import VERSION, Ctx, Ocpi
@@ -33,7 +33,7 @@ COMMAND_TIMEOUT = 60  # seconds the sender should wait for a local charger's res
 
 
 @post(f"{R}/commands/{{command:str}}", status_code=200)
-async def command_post(request: Request, ocpi: NamedDependency[Ocpi], command: FromPath[str]) -> Response:
+async def command_post(request: Request, ocpi: NamedDependency[Ocpi], command: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     if command not in REQUEST_TYPES:
         raise OcpiError(404, t.INVALID_PARAMETERS, f"unknown command {command!r}")
@@ -72,7 +72,7 @@ def _to(ctx: Ctx, ocpi: Ocpi) -> model.PartyId | None:
 
 
 @post(f"{S}/commands/{{command:str}}/{{command_id:str}}", status_code=200)
-async def command_result(request: Request, ocpi: NamedDependency[Ocpi], command: FromPath[str], command_id: FromPath[str]) -> Response:
+async def command_result(request: Request, ocpi: NamedDependency[Ocpi], command: FromPath[str], command_id: FromPath[str]) -> Reply:
     """The CPO's asynchronous CommandResult (a bare object), relayed to the eMSP's own response_url."""
     ctx = await ocpi.enter(request)
     w = await ocpi.body(request, wire.CommandResult)
@@ -80,7 +80,7 @@ async def command_result(request: Request, ocpi: NamedDependency[Ocpi], command:
     return await _relay_result(request, ocpi, ctx, record, wire.encode(w))
 
 
-async def _relay_result(request: Request, ocpi: NamedDependency[Ocpi], ctx: Ctx, record, body: bytes) -> Response:
+async def _relay_result(request: Request, ocpi: NamedDependency[Ocpi], ctx: Ctx, record, body: bytes) -> Reply:
     if ocpi.core.directory.platform_of(record.sender) is None:  # a sender the hub runs: stored is delivered
         return ocpi.ok(request, ctx)
     return await ocpi.forward(
@@ -105,7 +105,7 @@ async def _profile_receiver(ocpi: Ocpi, ctx: Ctx, session_id: str) -> model.Part
 async def _profile_request(
     request: Request, ocpi: Ocpi, ctx: Ctx, session_id: str, kind: str, response_url: str, payload: msgspec.Struct,
     body: bytes | None, params: dict[str, str],
-) -> Response:
+) -> Reply:
     receiver = await _profile_receiver(ocpi, ctx, session_id)
     record = await ocpi.core.commands.open(kind, ctx.party, receiver, payload, response_url, ctx.routing.correlation_id)
     hub_url = f"{ocpi.base}/sender/chargingprofiles/results/{record.id}"
@@ -130,7 +130,7 @@ class _ProfileQuery(msgspec.Struct):
 
 
 @get(f"{R}/chargingprofiles/{{session_id:str}}")
-async def profile_get(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Response:
+async def profile_get(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     response_url = request.query_params.get("response_url")
     if not response_url:
@@ -141,7 +141,7 @@ async def profile_get(request: Request, ocpi: NamedDependency[Ocpi], session_id:
 
 
 @put(f"{R}/chargingprofiles/{{session_id:str}}")
-async def profile_put(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Response:
+async def profile_put(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     w = await ocpi.body(request, wire.SetChargingProfile)
     payload = _SetProfile(session_id, w.response_url, m.charging_profile_to_canonical(w.charging_profile))
@@ -155,7 +155,7 @@ class _SetProfile(msgspec.Struct):
 
 
 @delete(f"{R}/chargingprofiles/{{session_id:str}}", status_code=200)
-async def profile_delete(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Response:
+async def profile_delete(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     response_url = request.query_params.get("response_url")
     if not response_url:
@@ -168,7 +168,7 @@ RESULT_TYPES = {"GET_PROFILE": wire.ActiveChargingProfileResult, "SET_PROFILE": 
 
 
 @post(f"{S}/chargingprofiles/results/{{command_id:str}}", status_code=200)
-async def profile_result(request: Request, ocpi: NamedDependency[Ocpi], command_id: FromPath[str]) -> Response:
+async def profile_result(request: Request, ocpi: NamedDependency[Ocpi], command_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     record = await ocpi.core.commands.get(command_id)
     if record is None or record.kind not in RESULT_TYPES:
@@ -184,7 +184,7 @@ async def profile_result(request: Request, ocpi: NamedDependency[Ocpi], command_
 
 
 @put(f"{S}/chargingprofiles/{{session_id:str}}")
-async def active_profile_put(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Response:
+async def active_profile_put(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Reply:
     """The CPO reports a changed ActiveChargingProfile: relayed to whoever last set a profile on the session."""
     ctx = await ocpi.enter(request)
     w = await ocpi.body(request, wire.ActiveChargingProfile)

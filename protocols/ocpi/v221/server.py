@@ -18,7 +18,7 @@ from hub import model
 from hub.services import errors
 from hub.store import documents as docs
 from protocols.ocpi import transport as t
-from protocols.ocpi.transport import OcpiError
+from protocols.ocpi.transport import OcpiError, Reply
 from protocols.ocpi.v221 import codec, credentials, rules, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.api import VERSION, Ocpi, as_ocpi_error, echo_headers
@@ -30,13 +30,13 @@ MODULES = ["locations", "tariffs", "tokens", "sessions", "cdrs", "commands", "ch
 
 
 @get("/ocpi/versions")
-async def versions(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def versions(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     ctx = await ocpi.enter(request, allow_a=True, functional=False)
     return ocpi.ok(request, ctx, wire.encode([wire.Version(version=VERSION, url=ocpi.base)]))
 
 
 @get(f"/ocpi/{VERSION}")
-async def version_details(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def version_details(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     ctx = await ocpi.enter(request, allow_a=True, functional=False)
     endpoints = [
         wire.Endpoint(identifier="credentials", role="SENDER", url=f"{ocpi.base}/credentials"),
@@ -49,27 +49,27 @@ async def version_details(request: Request, ocpi: NamedDependency[Ocpi]) -> Resp
 
 
 @get(f"/ocpi/{VERSION}/credentials")
-async def credentials_get(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def credentials_get(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     ctx = await ocpi.enter(request, allow_a=True, functional=False)
     return ocpi.ok(request, ctx, wire.encode(credentials.own_credentials(ocpi, ctx.token)))
 
 
 @post(f"/ocpi/{VERSION}/credentials", status_code=200)
-async def credentials_post(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def credentials_post(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     ctx = await ocpi.enter(request, allow_a=True, functional=False)
     theirs = await ocpi.body(request, wire.Credentials)
     return ocpi.ok(request, ctx, wire.encode(await credentials.accept(ocpi, ctx.platform, theirs, update=False)))
 
 
 @put(f"/ocpi/{VERSION}/credentials")
-async def credentials_put(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def credentials_put(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     ctx = await ocpi.enter(request, allow_a=True, functional=False)
     theirs = await ocpi.body(request, wire.Credentials)
     return ocpi.ok(request, ctx, wire.encode(await credentials.accept(ocpi, ctx.platform, theirs, update=True)))
 
 
 @delete(f"/ocpi/{VERSION}/credentials", status_code=200)
-async def credentials_delete(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def credentials_delete(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     ctx = await ocpi.enter(request, allow_a=True, functional=False)
     if ctx.platform.row.token_in_kind == "A":
         raise errors.NotRegistered("not registered")
@@ -78,7 +78,7 @@ async def credentials_delete(request: Request, ocpi: NamedDependency[Ocpi]) -> R
 
 
 @get(f"/ocpi/{VERSION}/hubclientinfo")
-async def hubclientinfo_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def hubclientinfo_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     ctx = await ocpi.enter(request, functional=False)
     q = request.query_params
     limit = min(t.parse_int(q.get("limit"), "limit", ocpi.page_limit), ocpi.page_limit)
@@ -95,7 +95,7 @@ async def hubclientinfo_list(request: Request, ocpi: NamedDependency[Ocpi]) -> R
     infos.sort(key=lambda c: (c.last_updated, c.country_code, c.party_id, c.role))
     page = infos[offset : offset + limit]
     headers = {"X-Total-Count": str(len(infos)), "X-Limit": str(ocpi.page_limit)}
-    link = t.link_next(f"{ocpi.core.settings.base_url}{request.url.path}", dict(q), offset, limit, len(infos), len(page))
+    link = t.link_next(f"{ocpi.core.settings.base_url}{request.scope['path']}", dict(q), offset, limit, len(infos), len(page))
     if link:
         headers["Link"] = link
     return ocpi.ok(request, ctx, wire.encode([m.client_info_from_canonical(c) for c in page]), **headers)
@@ -109,7 +109,7 @@ R = f"/ocpi/{VERSION}/receiver"
 
 
 @get(f"{S}/locations")
-async def locations_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def locations_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     return await ocpi.list(request, docs.LOCATION)
 
 
@@ -117,7 +117,7 @@ async def locations_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Respo
       f"{S}/locations/{{location_id:str}}/{{evse_uid:str}}/{{connector_id:str}}"])
 async def location_get(
     request: Request, ocpi: NamedDependency[Ocpi], location_id: FromPath[str], evse_uid: FromPath[str | None] = None, connector_id: FromPath[str | None] = None
-) -> Response:
+) -> Reply:
     ctx = await ocpi.enter(request)
     to = ocpi.target(ctx)
     if to is not None:
@@ -146,17 +146,17 @@ def _location_part(loc: model.Location, evse_uid: str | None, connector_id: str 
 
 
 @get(f"{S}/tariffs")
-async def tariffs_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def tariffs_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     return await ocpi.list(request, docs.TARIFF)
 
 
 @get(f"{S}/tokens")
-async def tokens_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def tokens_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     return await ocpi.list(request, docs.TOKEN)
 
 
 @post(f"{S}/tokens/{{token_uid:str}}/authorize", status_code=200)
-async def token_authorize(request: Request, ocpi: NamedDependency[Ocpi], token_uid: FromPath[str]) -> Response:
+async def token_authorize(request: Request, ocpi: NamedDependency[Ocpi], token_uid: FromPath[str]) -> Reply:
     """Real-time authorization: routed to the token's eMSP (OCPI-to, or found by uid: open routing)."""
     ctx = await ocpi.enter(request)
     token_type = request.query_params.get("type", "RFID")
@@ -180,12 +180,12 @@ async def token_authorize(request: Request, ocpi: NamedDependency[Ocpi], token_u
 
 
 @get(f"{S}/sessions")
-async def sessions_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def sessions_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     return await ocpi.list(request, docs.SESSION, date_from_required=True)
 
 
 @put(f"{S}/sessions/{{session_id:str}}/charging_preferences")
-async def charging_preferences(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Response:
+async def charging_preferences(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     prefs = await ocpi.body(request, wire.ChargingPreferences)
     to = ocpi.target(ctx)
@@ -200,7 +200,7 @@ async def charging_preferences(request: Request, ocpi: NamedDependency[Ocpi], se
 
 
 @get(f"{S}/cdrs")
-async def cdrs_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def cdrs_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     return await ocpi.list(request, docs.CDR)
 
 
@@ -214,7 +214,7 @@ async def cdrs_list(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
 async def location_receiver_get(
     request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], location_id: FromPath[str],
     evse_uid: FromPath[str | None] = None, connector_id: FromPath[str | None] = None,
-) -> Response:
+) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     loc = await ocpi.core.objects.get(ctx.platform, docs.LOCATION, (owner.country_code, owner.party_id, location_id))
@@ -227,7 +227,7 @@ async def location_receiver_get(
 async def location_put(
     request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], location_id: FromPath[str],
     evse_uid: FromPath[str | None] = None, connector_id: FromPath[str | None] = None,
-) -> Response:
+) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     objects, cid = ocpi.core.objects, ctx.routing.correlation_id
@@ -265,7 +265,7 @@ async def location_put(
 async def location_patch(
     request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], location_id: FromPath[str],
     evse_uid: FromPath[str | None] = None, connector_id: FromPath[str | None] = None,
-) -> Response:
+) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     if evse_uid is None:
@@ -288,7 +288,7 @@ async def location_patch(
 
 
 @get(f"{R}/tariffs/{{country_code:str}}/{{party_id:str}}/{{tariff_id:str}}")
-async def tariff_receiver_get(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], tariff_id: FromPath[str]) -> Response:
+async def tariff_receiver_get(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], tariff_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     tariff = await ocpi.core.objects.get(ctx.platform, docs.TARIFF, (owner.country_code, owner.party_id, tariff_id))
@@ -296,7 +296,7 @@ async def tariff_receiver_get(request: Request, ocpi: NamedDependency[Ocpi], cou
 
 
 @put(f"{R}/tariffs/{{country_code:str}}/{{party_id:str}}/{{tariff_id:str}}")
-async def tariff_put(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], tariff_id: FromPath[str]) -> Response:
+async def tariff_put(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], tariff_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     w = await ocpi.body(request, wire.Tariff)
@@ -312,7 +312,7 @@ async def tariff_put(request: Request, ocpi: NamedDependency[Ocpi], country_code
 
 
 @delete(f"{R}/tariffs/{{country_code:str}}/{{party_id:str}}/{{tariff_id:str}}", status_code=200)
-async def tariff_delete(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], tariff_id: FromPath[str]) -> Response:
+async def tariff_delete(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], tariff_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     ocpi.core.objects.check_owner(ctx.platform, owner, "tariff")
@@ -330,7 +330,7 @@ def _token_type(request: Request) -> str:
 
 
 @get(f"{R}/tokens/{{country_code:str}}/{{party_id:str}}/{{token_uid:str}}")
-async def token_receiver_get(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], token_uid: FromPath[str]) -> Response:
+async def token_receiver_get(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], token_uid: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     token = await ocpi.core.objects.get(ctx.platform, docs.TOKEN, (owner.country_code, owner.party_id, token_uid, _token_type(request)))
@@ -338,7 +338,7 @@ async def token_receiver_get(request: Request, ocpi: NamedDependency[Ocpi], coun
 
 
 @put(f"{R}/tokens/{{country_code:str}}/{{party_id:str}}/{{token_uid:str}}")
-async def token_put(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], token_uid: FromPath[str]) -> Response:
+async def token_put(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], token_uid: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     w = await ocpi.body(request, wire.Token)
@@ -355,7 +355,7 @@ async def token_put(request: Request, ocpi: NamedDependency[Ocpi], country_code:
 
 
 @patch(f"{R}/tokens/{{country_code:str}}/{{party_id:str}}/{{token_uid:str}}")
-async def token_patch(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], token_uid: FromPath[str]) -> Response:
+async def token_patch(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], token_uid: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     w = await ocpi.body(request, wire.TokenPatch)
@@ -368,7 +368,7 @@ async def token_patch(request: Request, ocpi: NamedDependency[Ocpi], country_cod
 
 
 @get(f"{R}/sessions/{{country_code:str}}/{{party_id:str}}/{{session_id:str}}")
-async def session_receiver_get(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], session_id: FromPath[str]) -> Response:
+async def session_receiver_get(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], session_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     session = await ocpi.core.objects.get(ctx.platform, docs.SESSION, (owner.country_code, owner.party_id, session_id))
@@ -384,7 +384,7 @@ def _addressed_to_token_owner(ocpi: Ocpi, ctx, token_owner: model.PartyId) -> mo
 
 
 @put(f"{R}/sessions/{{country_code:str}}/{{party_id:str}}/{{session_id:str}}")
-async def session_put(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], session_id: FromPath[str]) -> Response:
+async def session_put(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], session_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     w = await ocpi.body(request, wire.Session)
@@ -402,7 +402,7 @@ async def session_put(request: Request, ocpi: NamedDependency[Ocpi], country_cod
 
 
 @patch(f"{R}/sessions/{{country_code:str}}/{{party_id:str}}/{{session_id:str}}")
-async def session_patch(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], session_id: FromPath[str]) -> Response:
+async def session_patch(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], session_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     w = await ocpi.body(request, wire.SessionPatch)
@@ -421,7 +421,7 @@ async def session_patch(request: Request, ocpi: NamedDependency[Ocpi], country_c
 
 
 @post(f"{R}/cdrs", status_code=201)
-async def cdr_post(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
+async def cdr_post(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     """The stored CDR's URL (at the hub) goes in the Location header."""
     ctx = await ocpi.enter(request)
     w = await ocpi.body(request, wire.Cdr)
@@ -433,13 +433,13 @@ async def cdr_post(request: Request, ocpi: NamedDependency[Ocpi]) -> Response:
     location = f"{ocpi.base}/receiver/cdrs/{cdr.country_code.upper()}/{cdr.party_id.upper()}/{cdr.id}"
     if to is not None:
         response = await ocpi.forward(request, ctx, to, "cdrs", "RECEIVER", body=wire.encode(w), method="POST")
-        response.headers["Location"] = location
+        response.headers["location"] = location
         return response
     return ocpi.ok(request, ctx, status=201, Location=location)
 
 
 @get(f"{R}/cdrs/{{country_code:str}}/{{party_id:str}}/{{cdr_id:str}}")
-async def cdr_get(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], cdr_id: FromPath[str]) -> Response:
+async def cdr_get(request: Request, ocpi: NamedDependency[Ocpi], country_code: FromPath[str], party_id: FromPath[str], cdr_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     owner = ocpi.url_party(country_code, party_id)
     cdr = await ocpi.core.objects.get(ctx.platform, docs.CDR, (owner.country_code, owner.party_id, cdr_id))

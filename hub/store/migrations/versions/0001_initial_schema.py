@@ -65,6 +65,7 @@ def upgrade() -> None:
     sa.Column('party_id', sa.String(length=3), nullable=False),
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('published', sa.Boolean(), nullable=False),
+    sa.Column('audience', sa.Text(), nullable=True),
     sa.Column('latitude', sa.Float(), nullable=False),
     sa.Column('longitude', sa.Float(), nullable=False),
     sa.Column('updated_us', sa.BigInteger(), nullable=False),
@@ -75,6 +76,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('country_code', 'party_id', 'id')
     )
     with op.batch_alter_table('locations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_locations_published'), ['published'], unique=False)
         batch_op.create_index(batch_op.f('ix_locations_stored_us'), ['stored_us'], unique=False)
         batch_op.create_index('ix_locations_updated', ['updated_us', 'country_code', 'party_id', 'id'], unique=False)
 
@@ -268,6 +270,7 @@ def downgrade() -> None:
     with op.batch_alter_table('locations', schema=None) as batch_op:
         batch_op.drop_index('ix_locations_updated')
         batch_op.drop_index(batch_op.f('ix_locations_stored_us'))
+        batch_op.drop_index(batch_op.f('ix_locations_published'))
 
     op.drop_table('locations')
     op.drop_table('commands')
