@@ -1,0 +1,153 @@
+"""The `hub` command as a user runs it: real processes, a real database, real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from fixtures.ocpi_party import OcpiParty, free_port
+from tests.conftest import ROOT
+
+HUB = [sys.executable, "-m", "hub.cli"]
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(HUB + args, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def hub_env(tmp_path: Path) -> dict[str, str]:
+    port = free_port()
+    return {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db", "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1",
+            "HUB_LOG_LEVEL": "WARNING", "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the hub exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError("the hub did not become healthy")
+
+
+@pytest.fixture
+def serving(hub_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    proc = subprocess.Popen(HUB + ["serve", "--demo"], env={**os.environ, **hub_env}, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = hub_env["HUB_PUBLIC_URL"]
+    try:
+        _wait_healthy(url, proc)
+        yield url, hub_env
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_db_upgrade_creates_the_schema(hub_env: dict[str, str]) -> None:
+    result = run(["db", "upgrade"], hub_env)
+    assert result.returncode == 0, result.stderr
+    assert "head" in result.stdout
+
+
+def test_invite_prints_token_and_versions_url(hub_env: dict[str, str]) -> None:
+    run(["db", "upgrade"], hub_env)
+    result = run(["ocpi", "invite", "--country-code", "NL", "--party-id", "EMS", "--role", "EMSP"], hub_env)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) == {"token", "versions_url"} and len(out["token"]) >= 32
+    assert out["versions_url"] == f"{hub_env['HUB_PUBLIC_URL']}/ocpi/versions"
+
+
+def test_help_lists_the_commands() -> None:
+    result = subprocess.run(HUB + ["--help"], capture_output=True, text=True, cwd=ROOT)
+    assert all(c in result.stdout for c in ("serve", "db", "ocpi", "outbox"))
+
+
+def test_serve_demo_can_be_explored_with_the_demo_token(serving: tuple[str, dict[str, str]]) -> None:
+    """What the README shows with curl."""
+    url, _ = serving
+    auth = {"Authorization": "Token " + base64.b64encode(b"demo-emsp-token").decode()}
+    versions = httpx.get(f"{url}/ocpi/versions", headers=auth).json()
+    assert versions["data"] == [{"version": "2.2.1", "url": f"{url}/ocpi/2.2.1"}]
+    r = httpx.get(f"{url}/ocpi/2.2.1/sender/locations", params={"limit": 2}, headers=auth)
+    assert r.status_code == 200 and r.json()["status_code"] == 1000
+    assert r.headers["x-total-count"] == "35" and len(r.json()["data"]) == 2 and 'rel="next"' in r.headers["link"]
+    assert httpx.get(f"{url}/ocpi/2.2.1/sender/tariffs", headers=auth).json()["data"]
+    assert httpx.get(f"{url}/ocpi/2.2.1/sender/locations").status_code == 401
+    assert httpx.get(f"{url}/schema/openapi.json").json()["info"]["title"] == "EV roaming hub"
+
+
+async def test_a_party_registers_with_a_running_hub_and_is_listed(serving: tuple[str, dict[str, str]]) -> None:
+    url, env = serving
+    invite = json.loads(run(["ocpi", "invite", "--country-code", "DE", "--party-id", "CPX", "--role", "CPO"], env).stdout)
+    party = OcpiParty("DE", "CPX", "CPO")
+    await party.start()
+    try:
+        credentials = await party.register(invite["versions_url"], invite["token"])
+        assert credentials.roles[0].role == "HUB"
+    finally:
+        await party.aclose()
+    listed = json.loads(run(["ocpi", "parties"], env).stdout)
+    cpx = next(p for p in listed if "DE/CPX CPO" in p["parties"])
+    assert cpx["status"] == "CONNECTED" and cpx["registered"] and "location" in cpx["serves"]
+
+
+def test_outbox_commands_answer(hub_env: dict[str, str]) -> None:
+    run(["db", "upgrade"], hub_env)
+    listed = run(["outbox", "list", "--status", "parked"], hub_env)
+    assert listed.returncode == 0 and json.loads(listed.stdout)["events"] == []
+    assert json.loads(run(["outbox", "replay"], hub_env).stdout) == {"replayed": 0}
+
+
+# --- docker ------------------------------------------------------------------------------------------
+
+
+def test_compose_file_runs_the_hub_on_postgresql() -> None:
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
+    hub, db = compose["services"]["hub"], compose["services"]["db"]
+    assert db["image"].startswith("postgres")
+    assert hub["depends_on"]["db"]["condition"] == "service_healthy"
+    assert hub["environment"]["HUB_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert (ROOT / "docker" / hub["build"]["context"] / hub["build"]["dockerfile"]).resolve() == ROOT / "docker" / "Dockerfile"
+    assert {"8000:8000", "9000:9000"} <= set(hub["ports"])
+
+
+def test_dockerfile_copies_what_exists_and_uses_the_entrypoint() -> None:
+    lines = (ROOT / "docker" / "Dockerfile").read_text().splitlines()
+    for line in lines:
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), source
+    assert 'ENTRYPOINT ["hub-entrypoint"]' in lines
+    assert os.access(ROOT / "docker" / "entrypoint.sh", os.X_OK)
+
+
+def test_entrypoint_migrates_then_serves(hub_env: dict[str, str]) -> None:
+    """The image's entrypoint command, run here as the container would run it."""
+    env = {**os.environ, **hub_env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(["sh", str(ROOT / "docker" / "entrypoint.sh")], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_healthy(hub_env["HUB_PUBLIC_URL"], proc)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
