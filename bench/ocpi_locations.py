@@ -43,7 +43,7 @@ async def _fill(url: str, count: int) -> None:
     from hub.store import platforms as store
 
     hub = Hub(Settings(database_url=url, log_level="WARNING"))
-    await hub.start(dispatch=False)
+    await hub.start(serve=False)
     try:
         cpos = [PartyId("NL", "GRN"), PartyId("DE", "VLT"), PartyId("FR", "ION"), PartyId("BE", "ELC")]
         for cpo in cpos:

@@ -19,6 +19,8 @@ from protocols.ocpi.v221.api import Ocpi
 from protocols.ocpi.v221.client import OcpiClient
 from protocols.ocpi.v221.push import OcpiPush
 from protocols.ocpi.v221.server import router as ocpi_router
+from protocols.ocpp.commands import ChargerCommands
+from protocols.ocpp.server import OcppServer
 
 
 class Hub:
@@ -30,12 +32,22 @@ class Hub:
         self.client = OcpiClient(settings.hub_party, timeout=settings.forward_timeout)
         self.ocpi = Ocpi(self.core, self.client)
         self.core.senders["ocpi"] = OcpiPush(self.client, settings.hub_party)
+        self.core.charging.realtime = self.ocpi.realtime_authorize
+        self.ocpp = OcppServer(self.core.charging, self.core.db, settings)
+        ChargerCommands(self.ocpp, self.core.charging, self.core.commands).install()
         bilateral.install(self.ocpi)
+        self.serving = False
 
-    async def start(self, dispatch: bool = True) -> None:
-        await self.core.start(dispatch=dispatch)
+    async def start(self, serve: bool = True) -> None:
+        """`serve`: also the outbox dispatcher and the OCPP server (not for one-off CLI commands)."""
+        await self.core.start(dispatch=serve)
+        if serve:
+            await self.ocpp.start()
+            self.serving = True
 
     async def stop(self) -> None:
+        if self.serving:
+            await self.ocpp.stop()
         await self.core.stop()
         await self.client.aclose()
 

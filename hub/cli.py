@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from hub.model import PartyId
@@ -23,7 +23,7 @@ async def _with_hub(fn: Callable[[Any], Awaitable[Any]]) -> Any:
     from hub.app import Hub
 
     hub = Hub(_settings())
-    await hub.start(dispatch=False)
+    await hub.start(serve=False)
     try:
         return await fn(hub)
     finally:
@@ -145,6 +145,56 @@ def cmd_outbox_replay(args: argparse.Namespace) -> None:
     _print(asyncio.run(_with_hub(run)))
 
 
+def cmd_chargers_add(args: argparse.Namespace) -> None:
+    from decimal import Decimal
+
+    from hub import model
+    from hub.store.chargers import ConnectorTemplate
+
+    async def run(hub: Any) -> Any:
+        party = PartyId.parse(args.party)
+        location: Any = args.location_id
+        if args.address:
+            if not (args.city and args.country and args.lat is not None and args.lon is not None):
+                raise SystemExit("--address needs --city, --country, --lat and --lon")
+            now = datetime.now(timezone.utc).replace(microsecond=0)
+            location = model.Location(
+                country_code=party.country_code, party_id=party.party_id, id=args.location_id, publish=True,
+                address=args.address, city=args.city, country=args.country.upper(), postal_code=args.postal_code,
+                coordinates=model.GeoPoint(Decimal(f"{args.lat:.6f}"), Decimal(f"{args.lon:.6f}")),
+                time_zone=args.time_zone, last_updated=now, name=args.name,
+            )
+        template = ConnectorTemplate(standard=args.standard, format=args.format, power_type=args.power_type,
+                                     max_voltage=args.max_voltage, max_amperage=args.max_amperage,
+                                     tariff_ids=[args.tariff_id] if args.tariff_id else [])
+        charger = await hub.core.charging.add(args.identity, party, location, args.password, template)
+        return {"identity": charger.identity, "ocpp_url": f"{hub.settings.ocpp_url}/{charger.identity}", "location_id": charger.location_id}
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def cmd_chargers_list(args: argparse.Namespace) -> None:
+    async def run(hub: Any) -> Any:
+        return [{"identity": c.identity, "party": str(c.party), "location_id": c.location_id, "protocol": c.protocol,
+                 "connected": c.instance is not None, "boot": c.boot} for c in await hub.core.charging.listing()]
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from protocols.ocpp import simulator
+
+    if args.register:
+        party_text, _, location_id = args.register.partition(":")
+
+        async def register(hub: Any) -> None:
+            for n in range(1, args.chargers + 1):
+                await hub.core.charging.add(f"{args.prefix}-{n}", PartyId.parse(party_text), location_id, args.password)
+
+        asyncio.run(_with_hub(register))
+    asyncio.run(simulator.main(args))
+
+
 # --- parser ---------------------------------------------------------------------------------------
 
 
@@ -182,6 +232,44 @@ def parser() -> argparse.ArgumentParser:
     sy.add_argument("--platform", type=int, required=True)
     sy.add_argument("--since", help="only changes since this RFC 3339 time")
     sy.set_defaults(fn=cmd_ocpi_sync)
+
+    ch = sub.add_parser("chargers", help="chargers the hub runs (OCPP)").add_subparsers(dest="chargers_command", required=True)
+    ca = ch.add_parser("add", help="register a charger for a CPO at a location (created when --address is given); prints JSON")
+    ca.add_argument("--identity", required=True, help="the OCPP charge point identity (the last part of its URL)")
+    ca.add_argument("--party", required=True, help="the CPO, CC/PID")
+    ca.add_argument("--location-id", required=True)
+    ca.add_argument("--password", help="HTTP Basic password (OCPP security profile 1)")
+    ca.add_argument("--address")
+    ca.add_argument("--city")
+    ca.add_argument("--postal-code")
+    ca.add_argument("--country", help="ISO 3166 alpha-3, e.g. NLD")
+    ca.add_argument("--lat", type=float)
+    ca.add_argument("--lon", type=float)
+    ca.add_argument("--time-zone", default="Europe/Amsterdam")
+    ca.add_argument("--name")
+    ca.add_argument("--tariff-id", help="the CPO's tariff for its connectors")
+    ca.add_argument("--standard", default="IEC_62196_T2")
+    ca.add_argument("--format", default="SOCKET", choices=["SOCKET", "CABLE"])
+    ca.add_argument("--power-type", default="AC_3_PHASE", choices=["AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC"])
+    ca.add_argument("--max-voltage", type=int, default=230)
+    ca.add_argument("--max-amperage", type=int, default=32)
+    ca.set_defaults(fn=cmd_chargers_add)
+    cl = ch.add_parser("list", help="identity, protocol, connected")
+    cl.set_defaults(fn=cmd_chargers_list)
+
+    si = sub.add_parser("simulate", help="simulated chargers (the ocpp library's ChargePoint) against a running hub")
+    si.add_argument("--hub-url", required=True, help="ws://HOST:PORT (the hub's OCPP server)")
+    si.add_argument("--chargers", type=int, default=1)
+    si.add_argument("--ocpp", choices=["1.6", "2.0.1"], default="1.6")
+    si.add_argument("--sessions", action="store_true", help="run charging sessions with meter values")
+    si.add_argument("--prefix", default="SIM", help="identities are PREFIX-1 ... PREFIX-N")
+    si.add_argument("--password", help="HTTP Basic password of the chargers")
+    si.add_argument("--id-tag", default="04A1B2C3D4E5F6", help="the RFID uid the simulated drivers present")
+    si.add_argument("--session-seconds", type=float, default=20.0)
+    si.add_argument("--meter-interval", type=float, default=5.0)
+    si.add_argument("--count", type=int, default=0, help="stop after this many sessions per charger (0: keep going)")
+    si.add_argument("--register", metavar="CC/PID:LOCATION", help="register the chargers first (in HUB_DATABASE_URL)")
+    si.set_defaults(fn=cmd_simulate)
 
     ob = sub.add_parser("outbox", help="the delivery queue").add_subparsers(dest="outbox_command", required=True)
     ol = ob.add_parser("list", help="recent events and counts per status")

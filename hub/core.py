@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from hub.services.charging import Charging
 from hub.services.commands import Commands
 from hub.services.directory import Directory
 from hub.services.dispatch import Dispatcher, Sender
@@ -27,6 +28,7 @@ class Core:
         self.objects = Objects(self.db, self.directory, render, settings.page_cache_mb * 1024 * 1024)
         self.parties = Parties(self.db, self.directory)
         self.commands = Commands(self.db, self.directory, self.objects)
+        self.charging = Charging(self.db, self.directory, self.objects, self.parties, self.commands, settings)
         self.senders: dict[str, Sender] = {}
         self.dispatcher = Dispatcher(self.db, self.directory, self.parties, self.senders, settings)
 

@@ -356,8 +356,30 @@ class AuthorizationInfo(Struct, kw_only=True):
     info: DisplayText | None = None
 
 
+class Authorization(Struct, frozen=True):
+    """The hub's answer to a charger asking whether a token may charge, and how it knows."""
+
+    allowed: AllowedType
+    token: Token | None
+    method: AuthMethod
+    reference: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.allowed == "ALLOWED"
+
+
 # ---------------------------------------------------------------------------------------------
 # Sessions and CDRs
+
+
+class MeterReading(Struct, frozen=True):
+    """What a charger's meter said at one moment (energy register in Wh, power in W, current in A)."""
+
+    timestamp: datetime
+    energy_wh: Decimal | None = None
+    power_w: Decimal | None = None
+    current_a: Decimal | None = None
 
 
 class CdrToken(Struct, frozen=True):
@@ -548,6 +570,24 @@ class ActiveChargingProfile(Struct, kw_only=True):
 class ChargingProfileResponse(Struct, kw_only=True):
     result: ChargingProfileResponseType
     timeout: int
+
+
+class SetChargingProfile(Struct, kw_only=True):
+    """A smart-charging party sets a profile on a session."""
+
+    session_id: str
+    charging_profile: ChargingProfile
+
+
+class GetActiveChargingProfile(Struct, kw_only=True):
+    """A smart-charging party asks what the profile of a session is over the next `duration` seconds."""
+
+    session_id: str
+    duration: int
+
+
+class ClearChargingProfile(Struct, kw_only=True):
+    session_id: str
 
 
 class ChargingProfileResult(Struct, kw_only=True):

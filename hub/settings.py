@@ -20,7 +20,14 @@ class Settings(Struct, kw_only=True, frozen=True):
     country_code: str = "NL"
     party_id: str = "HUB"
     hub_name: str = "EV Roaming Hub"
-    ocpp_port: int = 9000
+    ocpp_port: int = 9000  # 0: any free port
+    ocpp_public_url: str = ""  # the WebSocket base chargers are given; derived from the public URL's host when empty
+    ocpp_ping_interval: float = 60.0  # WebSocket pings to chargers (liveness); 0 switches them off
+    ocpp_offline_grace: float = 120.0  # seconds a charger may be disconnected before its EVSEs become UNKNOWN
+    ocpp_call_timeout: float = 30.0  # seconds a charger has to answer the hub's calls
+    realtime_auth_timeout: float = 3.0  # seconds to wait for an eMSP's real-time authorization
+    session_update_interval: float = 60.0  # at most one Session PATCH per transaction in this many seconds
+    currency: str = "EUR"  # for sessions at connectors without a tariff
     # open: every eMSP may see every CPO's published data; agreements: only pairs in the agreements table
     roaming_policy: Literal["open", "agreements"] = "open"
     page_limit: int = 100  # the server's maximum page size (X-Limit)
@@ -38,6 +45,13 @@ class Settings(Struct, kw_only=True, frozen=True):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def ocpp_url(self) -> str:
+        if self.ocpp_public_url:
+            return self.ocpp_public_url.rstrip("/")
+        host = self.base_url.split("://", 1)[1].split("/")[0].rsplit(":", 1)[0]
+        return f"ws://{host}:{self.ocpp_port}/ocpp"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

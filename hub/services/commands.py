@@ -19,7 +19,7 @@ from hub.model import PartyId
 from hub.services.directory import Directory, Platform
 from hub.services.errors import Invalid, NotFound, UnknownLocation, UnknownReceiver
 from hub.services.objects import Objects
-from hub.store import schema
+from hub.store import outbox, schema
 from hub.store.db import Database, Tx
 from hub.store.documents import encode, now_us
 
@@ -134,6 +134,22 @@ class Commands:
             return record
 
         return await self.db.write(op)
+
+    async def complete(self, record: CommandRecord, result: msgspec.Struct) -> None:
+        """The result of a request the hub ran itself (on its own chargers): stored, and sent to the
+        sender's response_url through the outbox (kind `commandresult` or `profileresult`)."""
+        platform = self.directory.platform_of(record.sender)
+        kind = "profileresult" if record.kind.endswith("_PROFILE") else "commandresult"
+
+        def op(tx: Tx) -> None:
+            _update(tx, record.id, status="RESULT", result=encode(result).decode())
+            tx.notify("command", record.id)
+            if platform is not None:
+                draft = outbox.Draft(f"command:{record.id}", kind, "post", record.response_url, encode(result),
+                                     (record.kind, str(record.receiver), str(record.sender)))
+                outbox.enqueue(tx, [platform.id], draft)
+
+        await self.db.write(op)
 
     async def get(self, command_id: str) -> CommandRecord | None:
         row = await self.db.read(lambda conn: conn.execute(sa.select(C).where(C.c.id == command_id)).first())

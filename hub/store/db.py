@@ -194,6 +194,14 @@ class Database:
 
     # --- notifications -----------------------------------------------------------------------
 
+    async def publish(self, topic: str, payload: str = "") -> None:
+        """A notification outside any write, for the other processes (PostgreSQL); SQLite has no others."""
+        if self.dialect == "postgresql":
+            async with self._engine.connect() as conn:
+                await conn.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
+                                   {"channel": CHANNEL, "payload": f"{self.instance}|{topic}|{payload}"})
+                await conn.commit()
+
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 

@@ -217,3 +217,50 @@ outbox_attempts = sa.Table(
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("detail", sa.Text, nullable=True),
 )
+
+# --- chargers the hub runs as their central system (OCPP) -------------------------------------------
+
+chargers = sa.Table(
+    "chargers",
+    metadata,
+    sa.Column("identity", sa.String(64), primary_key=True),  # the OCPP charge point identity (URL path)
+    sa.Column("country_code", sa.String(2), nullable=False),  # the CPO that owns it
+    sa.Column("party_id", sa.String(3), nullable=False),
+    sa.Column("location_id", sa.String(36), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=True),  # HTTP Basic (security profile 1); NULL: none
+    sa.Column("connector", sa.Text, nullable=False),  # JSON: the Connector template for its EVSEs (standard, power, tariff)
+    sa.Column("protocol", sa.String(12), nullable=True),  # ocpp1.6 | ocpp2.0.1, as last connected
+    sa.Column("instance", sa.String(32), nullable=True),  # the hub process holding its socket; NULL: disconnected
+    sa.Column("connected_us", TS, nullable=True),
+    sa.Column("last_seen_us", TS, nullable=True),
+    sa.Column("boot", sa.Text, nullable=True),  # JSON: vendor, model, serial, firmware from BootNotification
+    sa.Column("created_us", TS, nullable=False),
+    sa.Index("ix_chargers_location", "country_code", "party_id", "location_id"),
+)
+
+transactions = sa.Table(
+    "transactions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # the OCPP 1.6 transactionId
+    sa.Column("charger", sa.String(64), sa.ForeignKey("chargers.identity", ondelete="CASCADE"), nullable=False),
+    sa.Column("ocpp_id", sa.String(36), nullable=False),  # 2.0.1: the station's transactionId; 1.6: str(id)
+    sa.Column("session_country_code", sa.String(2), nullable=False),
+    sa.Column("session_party_id", sa.String(3), nullable=False),
+    sa.Column("session_id", sa.String(36), nullable=False, index=True),
+    sa.Column("status", sa.String(10), nullable=False),  # ACTIVE, COMPLETED
+    sa.Column("state", sa.LargeBinary, nullable=False),  # canonical JSON of the running measurement
+    sa.Column("updated_us", TS, nullable=False),
+    sa.UniqueConstraint("charger", "ocpp_id", name="uq_transactions_charger_ocpp_id"),
+)
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # the OCPP reservationId (an integer)
+    sa.Column("charger", sa.String(64), sa.ForeignKey("chargers.identity", ondelete="CASCADE"), nullable=False),
+    sa.Column("emsp_country_code", sa.String(2), nullable=False),
+    sa.Column("emsp_party_id", sa.String(3), nullable=False),
+    sa.Column("reservation_id", sa.String(36), nullable=False),  # the eMSP's (OCPI) id
+    sa.Column("created_us", TS, nullable=False),
+    sa.UniqueConstraint("emsp_country_code", "emsp_party_id", "reservation_id", name="uq_reservations_emsp_id"),
+)

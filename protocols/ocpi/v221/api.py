@@ -19,12 +19,14 @@ import msgspec
 from litestar import Request
 
 from hub.core import Core
+from hub import model
 from hub.model import PartyId
 from hub.services import errors
 from hub.services.directory import Platform
 from hub.store import documents as docs
 from protocols.ocpi import transport as t
 from protocols.ocpi.transport import OcpiError, Reply
+from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221 import rules, wire
 from protocols.ocpi.v221.client import OcpiClient, PeerError, endpoint, join
 
@@ -184,6 +186,26 @@ class Ocpi:
         if link:
             headers["Link"] = link
         return self.ok(request, ctx, t.json_list(rows), **headers)
+
+    # --- real-time authorization for the hub's own chargers -------------------------------------
+
+    async def realtime_authorize(self, token: model.Token, where: model.LocationReferences) -> model.AuthorizationInfo:
+        """Ask the token's eMSP (POST tokens/{uid}/authorize on its Sender interface). A token of a party the
+        hub runs itself is answered from the store. Raises when the eMSP cannot be asked."""
+        platform = self.core.directory.platform_of(token.owner_party)
+        if platform is None:
+            return model.AuthorizationInfo(allowed="ALLOWED" if token.valid else "BLOCKED", token=token)
+        base = endpoint(platform, "tokens", "SENDER")
+        if base is None or not platform.connected:
+            raise PeerError(f"{token.owner_party} cannot be asked (no tokens Sender endpoint, or not connected)")
+        response = await self.client.to_platform(
+            platform, "POST", join(base, token.uid, "authorize"), params={"type": token.type},
+            body=wire.encode(m.location_references_from_canonical(where)), from_party=self.hub_party, to_party=token.owner_party,
+            timeout=self.core.settings.realtime_auth_timeout,
+        )
+        if response.status_code == 404:
+            return model.AuthorizationInfo(allowed="NOT_ALLOWED", token=token)
+        return m.authorization_info_to_canonical(self.client.data(response, wire.AuthorizationInfo, "authorize"))
 
     # --- forwarding ----------------------------------------------------------------------------
 

@@ -123,12 +123,6 @@ async def _profile_request(
     return relayed
 
 
-class _ProfileQuery(msgspec.Struct):
-    session_id: str
-    response_url: str
-    duration: int | None = None
-
-
 @get(f"{R}/chargingprofiles/{{session_id:str}}")
 async def profile_get(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
@@ -136,7 +130,7 @@ async def profile_get(request: Request, ocpi: NamedDependency[Ocpi], session_id:
     if not response_url:
         raise OcpiError(200, t.INVALID_PARAMETERS, "response_url is required")
     duration = t.parse_int(request.query_params.get("duration"), "duration", 0)
-    payload = _ProfileQuery(session_id, response_url, duration)
+    payload = model.GetActiveChargingProfile(session_id=session_id, duration=duration)
     return await _profile_request(request, ocpi, ctx, session_id, "GET_PROFILE", response_url, payload, None, {"duration": str(duration)})
 
 
@@ -144,14 +138,8 @@ async def profile_get(request: Request, ocpi: NamedDependency[Ocpi], session_id:
 async def profile_put(request: Request, ocpi: NamedDependency[Ocpi], session_id: FromPath[str]) -> Reply:
     ctx = await ocpi.enter(request)
     w = await ocpi.body(request, wire.SetChargingProfile)
-    payload = _SetProfile(session_id, w.response_url, m.charging_profile_to_canonical(w.charging_profile))
+    payload = model.SetChargingProfile(session_id=session_id, charging_profile=m.charging_profile_to_canonical(w.charging_profile))
     return await _profile_request(request, ocpi, ctx, session_id, "SET_PROFILE", w.response_url, payload, wire.encode(w), {})
-
-
-class _SetProfile(msgspec.Struct):
-    session_id: str
-    response_url: str
-    charging_profile: model.ChargingProfile
 
 
 @delete(f"{R}/chargingprofiles/{{session_id:str}}", status_code=200)
@@ -160,7 +148,7 @@ async def profile_delete(request: Request, ocpi: NamedDependency[Ocpi], session_
     response_url = request.query_params.get("response_url")
     if not response_url:
         raise OcpiError(200, t.INVALID_PARAMETERS, "response_url is required")
-    payload = _ProfileQuery(session_id, response_url)
+    payload = model.ClearChargingProfile(session_id=session_id)
     return await _profile_request(request, ocpi, ctx, session_id, "CLEAR_PROFILE", response_url, payload, None, {})
 
 

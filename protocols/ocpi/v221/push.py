@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import msgspec
 
+from hub import model
 from hub.model import PartyId
 from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
@@ -12,9 +13,15 @@ from hub.services.visibility import READER_ROLES
 from hub.store.outbox import Event
 from protocols.ocpi import transport as t
 from protocols.ocpi.v221 import codec, wire
+from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.client import KIND_MODULE, OcpiClient, endpoint, join
 
 METHOD = {"put": "PUT", "patch": "PATCH", "delete": "DELETE", "post": "POST"}
+RESULTS: dict[str, dict[str, type]] = {  # result event kind -> request kind -> wire type of the result
+    "commandresult": {},
+    "profileresult": {"GET_PROFILE": wire.ActiveChargingProfileResult, "SET_PROFILE": wire.ChargingProfileResult,
+                      "CLEAR_PROFILE": wire.ClearProfileResult},
+}
 BROADCAST = {"location", "evse", "connector", "tariff", "token"}
 
 
@@ -67,6 +74,8 @@ class OcpiPush:
         return owner, PartyId.of(token.country_code, token.party_id)
 
     async def deliver(self, platform: Platform, event: Event) -> Delivery:
+        if event.kind in RESULTS:
+            return await self._result(platform, event)
         module = KIND_MODULE[event.kind]
         base = endpoint(platform, module, "RECEIVER")
         if base is None:
@@ -87,6 +96,22 @@ class OcpiPush:
                 platform, METHOD[event.op], url, body=body, from_party=from_party, to_party=to_party,
                 correlation_id=event.correlation_id, params=params,
             )
+        except httpx.HTTPError as exc:
+            return Delivery("retry", f"{type(exc).__name__}: {exc}")
+        return outcome(response)
+
+    async def _result(self, platform: Platform, event: Event) -> Delivery:
+        """The asynchronous result of a command the hub ran on its own chargers, POSTed (bare, not in an
+        envelope) to the response_url the eMSP gave: the event's path."""
+        request_kind, cpo, emsp = event.fields or ("", "", "")
+        if event.kind == "commandresult":
+            body = wire.encode(m.command_result_from_canonical(msgspec.json.decode(event.payload, type=model.CommandResult)))
+        else:
+            result = msgspec.json.decode(event.payload, type=model.ChargingProfileResult)
+            body = wire.encode(m.charging_profile_result_from_canonical(result, RESULTS[event.kind][request_kind]))
+        try:
+            response = await self.client.to_platform(platform, "POST", event.path, body=body, from_party=PartyId.parse(cpo),
+                                                     to_party=PartyId.parse(emsp), correlation_id=event.correlation_id)
         except httpx.HTTPError as exc:
             return Delivery("retry", f"{type(exc).__name__}: {exc}")
         return outcome(response)

@@ -1,0 +1,478 @@
+"""Chargers the hub runs as their central system, in canonical terms: protocol modules (OCPP) report what
+happens at a charger, this service turns it into Locations/EVSEs, authorizations, Sessions and CDRs.
+
+- A charger belongs to one CPO party and one Location; its EVSEs appear as it reports their connectors
+  (uid `<identity>-<n>`), built from the charger's connector template (OCPP does not tell standard or power).
+- Authorization: a token the hub knows with whitelist ALWAYS is answered locally; otherwise the issuing
+  eMSP is asked in real time (through the injected `realtime` authorizer, with a short timeout). When it
+  cannot be reached, ALLOWED and ALLOWED_OFFLINE tokens are accepted as if whitelisted, NEVER ones refused.
+  A start that follows the eMSP's own START_SESSION command (same token, same location, within 15 min)
+  is authorized by that command.
+- A transaction is a Session from its start, kept up to date from meter values (PATCHes to the token's
+  eMSP at most every `session_update_interval` seconds), and ends as a CDR priced with the connector's
+  tariff. Meter register resets, missing stop readings and offline transactions replayed later with old
+  timestamps are taken as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from hub import model, pricing
+from hub.model import PartyId
+from hub.services.commands import Commands
+from hub.services.directory import Directory
+from hub.services.errors import Invalid, NotFound
+from hub.services.objects import Objects
+from hub.services.parties import Parties
+from hub.settings import Settings
+from hub.store import chargers as store
+from hub.store import documents as docs
+from hub.store import schema
+from hub.store.chargers import Charger, ConnectorTemplate
+from hub.store.db import Database
+
+log = logging.getLogger(__name__)
+
+Realtime = Callable[[model.Token, model.LocationReferences], Awaitable[model.AuthorizationInfo]]
+COMMAND_WINDOW = timedelta(minutes=15)
+KWH = Decimal(1000)
+# the most telling connector status becomes the EVSE's
+STATUS_PRIORITY = ["CHARGING", "RESERVED", "BLOCKED", "AVAILABLE", "INOPERATIVE", "OUTOFORDER", "UNKNOWN"]
+
+
+class TxState(msgspec.Struct):
+    """A running transaction as the hub measures it (kept in the transactions table)."""
+
+    session_id: str
+    location_id: str
+    evse_uid: str
+    connector_id: str
+    cdr_token: model.CdrToken
+    auth_method: model.AuthMethod
+    start: datetime
+    meter_start_wh: Decimal
+    last_wh: Decimal
+    last_at: datetime
+    energy_wh: Decimal = Decimal(0)
+    usage: list[pricing.Usage] = msgspec.field(default_factory=list)
+    authorization_reference: str | None = None
+    valid: bool = True
+    last_push_us: int = 0
+
+
+def evse_uid(identity: str, evse_no: int) -> str:
+    return f"{identity}-{evse_no}".upper()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class Charging:
+    def __init__(
+        self, db: Database, directory: Directory, objects: Objects, parties: Parties, commands: Commands, settings: Settings
+    ) -> None:
+        self.db = db
+        self.directory = directory
+        self.objects = objects
+        self.parties = parties
+        self.commands = commands
+        self.settings = settings
+        self.realtime: Realtime | None = None
+        self._chargers: dict[str, Charger] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._statuses: dict[str, dict[str, dict[str, str]]] = {}  # identity -> evse uid -> connector id -> status
+        self._grace: dict[str, asyncio.Task] = {}
+        self._tx: dict[tuple[str, str], tuple[int, TxState]] = {}
+        db.subscribe(self._on_change)
+
+    def _on_change(self, topic: str, identity: str) -> None:
+        if topic == "chargers":
+            self._chargers.pop(identity, None)
+
+    def _lock(self, identity: str) -> asyncio.Lock:
+        return self._locks.setdefault(identity, asyncio.Lock())
+
+    # --- the registry ---------------------------------------------------------------------------
+
+    async def add(
+        self, identity: str, party: PartyId, location: model.Location | str, password: str | None = None,
+        connector: ConnectorTemplate | None = None,
+    ) -> Charger:
+        """Register a charger for a CPO at a Location (a new Location object is created first)."""
+        if not identity or len(identity) > 32 or "/" in identity:
+            raise Invalid("an identity of 1 to 32 characters without '/'", "identity")
+        await self.parties.ensure_local(party, "CPO", str(party))
+        if isinstance(location, model.Location):
+            if await self._location(party, location.id) is None:
+                await self.objects.put_location(None, location)
+            location_id = location.id
+        else:
+            location_id = location
+            if await self._location(party, location_id) is None:
+                raise NotFound(f"no location {location_id} of {party}: give its address to create it")
+        template = connector or ConnectorTemplate()
+        await self.db.write(lambda tx: store.add(tx, identity, party, location_id, password, template))
+        self._chargers.pop(identity, None)
+        charger = await self.get(identity)
+        assert charger is not None
+        return charger
+
+    async def get(self, identity: str) -> Charger | None:
+        charger = self._chargers.get(identity)
+        if charger is None:
+            charger = await self.db.read(lambda conn: store.get(conn, identity))
+            if charger is not None:
+                self._chargers[identity] = charger
+        return charger
+
+    async def listing(self) -> list[Charger]:
+        return await self.db.read(store.listing)
+
+    async def _location(self, party: PartyId, location_id: str) -> model.Location | None:
+        try:
+            return await self.objects.get(None, docs.LOCATION, (party.country_code, party.party_id, location_id))
+        except NotFound:
+            return None
+
+    async def _charger(self, identity: str) -> Charger:
+        charger = await self.get(identity)
+        if charger is None:
+            raise NotFound(f"unknown charger {identity}")
+        return charger
+
+    # --- connection -----------------------------------------------------------------------------
+
+    async def connected(self, identity: str, protocol: str) -> None:
+        grace = self._grace.pop(identity, None)
+        if grace:
+            grace.cancel()
+        await self.db.write(lambda tx: store.set_connection(tx, identity, self.db.instance, protocol))
+
+    async def disconnected(self, identity: str) -> None:
+        """After the grace period without a new connection its EVSEs become UNKNOWN to everyone."""
+        self._tx = {k: v for k, v in self._tx.items() if k[0] != identity}
+        await self.db.write(lambda tx: store.set_connection(tx, identity, None))
+        self._grace[identity] = asyncio.get_running_loop().create_task(self._unknown_after_grace(identity))
+
+    async def _unknown_after_grace(self, identity: str) -> None:
+        await asyncio.sleep(self.settings.ocpp_offline_grace)
+        charger = await self.db.read(lambda conn: store.get(conn, identity))
+        if charger is None or charger.instance is not None:
+            return
+        location = await self._location(charger.party, charger.location_id)
+        for evse in location.evses if location else []:
+            if evse.uid.startswith(f"{identity.upper()}-") and evse.status not in ("UNKNOWN", "REMOVED"):
+                await self.objects.patch_location(None, charger.party, charger.location_id,
+                                                  {"status": "UNKNOWN", "last_updated": _now()}, evse_uid=evse.uid)
+        self._statuses.pop(identity, None)
+        self._grace.pop(identity, None)
+
+    async def shutdown(self) -> None:
+        for task in self._grace.values():
+            task.cancel()
+        await self.db.write(lambda tx: store.release_instance(tx, self.db.instance))
+
+    async def booted(self, identity: str, boot: dict[str, Any]) -> None:
+        await self.db.write(lambda tx: store.set_boot(tx, identity, boot))
+
+    # --- status ---------------------------------------------------------------------------------
+
+    async def status(self, identity: str, evse_no: int, connector_no: int, status: model.EvseStatus) -> None:
+        """A connector's status; evse_no 0 speaks for the whole charger (only outages are taken from it)."""
+        charger = await self._charger(identity)
+        async with self._lock(identity):
+            known = self._statuses.setdefault(identity, {})
+            if evse_no == 0:
+                if status in ("INOPERATIVE", "OUTOFORDER"):
+                    for uid in list(known):
+                        await self._set(charger, uid, {c: status for c in known[uid]})
+                return
+            uid = evse_uid(identity, evse_no)
+            connectors = dict(known.get(uid, {}))
+            connectors[str(connector_no)] = status
+            await self._set(charger, uid, connectors)
+
+    async def _set(self, charger: Charger, uid: str, connectors: dict[str, str]) -> None:
+        self._statuses[charger.identity][uid] = connectors
+        status = min(connectors.values(), key=STATUS_PRIORITY.index)
+        location = await self._location(charger.party, charger.location_id)
+        if location is None:
+            raise NotFound(f"the location {charger.location_id} of charger {charger.identity} is gone")
+        evse = location.evse(uid)
+        now = _now()
+        missing = [c for c in connectors if evse is None or not any(x.id == c for x in evse.connectors)]
+        if evse is None or missing:
+            await self.objects.put_evse(None, charger.party, charger.location_id, self._evse(charger, uid, evse, connectors, status, now))
+        elif evse.status != status:
+            await self.objects.patch_location(None, charger.party, charger.location_id, {"status": status, "last_updated": now}, evse_uid=uid)
+
+    def _evse(self, charger: Charger, uid: str, evse: model.Evse | None, connectors: dict[str, str], status: str, now: datetime) -> model.Evse:
+        t = charger.connector
+        have = {c.id: c for c in evse.connectors} if evse else {}
+        conns = [have.get(cid) or model.Connector(
+            id=cid, standard=t.standard, format=t.format, power_type=t.power_type, max_voltage=t.max_voltage,
+            max_amperage=t.max_amperage, max_electric_power=t.max_electric_power, tariff_ids=list(t.tariff_ids), last_updated=now,
+        ) for cid in sorted(set(have) | set(connectors), key=lambda c: int(c) if c.isdigit() else 0)]
+        if evse is not None:
+            return msgspec.structs.replace(evse, connectors=conns, status=status, last_updated=now)
+        safe = "".join(ch for ch in charger.identity if ch.isalnum()).upper()[:30]
+        return model.Evse(
+            uid=uid, evse_id=f"{charger.party.country_code}*{charger.party.party_id}*E{safe}*{uid.rsplit('-', 1)[1]}",
+            status=status, connectors=conns, last_updated=now,  # type: ignore[arg-type]
+            capabilities=["REMOTE_START_STOP_CAPABLE", "RFID_READER", "UNLOCK_CAPABLE", "RESERVABLE", "CHARGING_PROFILE_CAPABLE"],
+        )
+
+    # --- authorization ----------------------------------------------------------------------------
+
+    async def find_token(self, uid: str, type_: str | None = None) -> model.Token | None:
+        """By uid (and type when the protocol knows it; an OCPP 1.6 idTag is an RFID first, or any other)."""
+        t = docs.TOKEN.table
+
+        def op(conn: sa.Connection) -> model.Token | None:
+            conds = [t.c.uid == uid.upper()] + ([t.c.type == type_] if type_ else [])
+            rows = conn.execute(sa.select(t.c.type, t.c.doc).where(*conds)).all()
+            rows.sort(key=lambda r: r.type != "RFID")
+            return docs.TOKEN.decode(rows[0].doc) if rows else None
+
+        return await self.db.read(op)
+
+    async def authorize(self, identity: str, uid: str, type_: str | None = None) -> model.Authorization:
+        charger = await self._charger(identity)
+        command = await self._recent_command(charger, uid)
+        if command is not None:
+            return model.Authorization("ALLOWED", command.token, "COMMAND", command.authorization_reference)
+        token = await self.find_token(uid, type_)
+        if token is None:
+            return model.Authorization("NOT_ALLOWED", None, "AUTH_REQUEST")
+        if token.whitelist == "ALWAYS" or self.realtime is None:
+            return model.Authorization("ALLOWED" if token.valid else "BLOCKED", token, "WHITELIST")
+        where = model.LocationReferences(location_id=charger.location_id)
+        try:
+            info = await asyncio.wait_for(self.realtime(token, where), self.settings.realtime_auth_timeout)
+        except Exception as exc:  # the eMSP cannot be asked: fall back on the token's whitelist rule
+            log.warning("real-time authorization of %s at %s failed (%s): whitelist %s", token.uid, identity, exc, token.whitelist)
+            if token.whitelist in ("ALLOWED", "ALLOWED_OFFLINE"):
+                return model.Authorization("ALLOWED" if token.valid else "BLOCKED", token, "WHITELIST")
+            return model.Authorization("NOT_ALLOWED", token, "AUTH_REQUEST")
+        return model.Authorization(info.allowed, info.token or token, "AUTH_REQUEST", info.authorization_reference)
+
+    async def _recent_command(self, charger: Charger, uid: str) -> model.StartSession | None:
+        """The eMSP's START_SESSION for this token at this charger's location in the last 15 minutes."""
+        c = schema.commands
+        since = docs.to_us(datetime.now(timezone.utc) - COMMAND_WINDOW)
+
+        def op(conn: sa.Connection) -> model.StartSession | None:
+            rows = conn.execute(
+                sa.select(c.c.request).where(c.c.kind == "START_SESSION", c.c.created_us >= since,
+                                             c.c.receiver_country_code == charger.party.country_code,
+                                             c.c.receiver_party_id == charger.party.party_id).order_by(c.c.created_us.desc())
+            )
+            for row in rows:
+                req = msgspec.json.decode(row.request, type=model.StartSession)
+                if req.token.uid.upper() == uid.upper() and req.location_id.upper() == charger.location_id.upper():
+                    return req
+            return None
+
+        return await self.db.read(op)
+
+    # --- transactions -----------------------------------------------------------------------------
+
+    async def start(
+        self, identity: str, evse_no: int, connector_no: int, uid: str, token_type: str | None, meter_wh: Decimal,
+        timestamp: datetime, ocpp_id: str | None = None, auth: model.Authorization | None = None,
+    ) -> tuple[str, model.Authorization]:
+        """A transaction begins: its Session goes to the token's eMSP. Returns (the OCPP transaction id, the
+        authorization). A replayed start (same OCPP id) returns the transaction it already is."""
+        charger = await self._charger(identity)
+        if ocpp_id is not None and (known := await self._transaction(identity, ocpp_id)) is not None:
+            return ocpp_id, model.Authorization("ALLOWED" if known[1].valid else "NOT_ALLOWED", None, known[1].auth_method)
+        auth = auth or await self.authorize(identity, uid, token_type)
+        token = auth.token
+        if token is not None:
+            cdr_token = model.CdrToken(token.country_code, token.party_id, token.uid, token.type, token.contract_id)
+        else:  # nobody issued it: the Session stays with the CPO
+            cdr_token = model.CdrToken(charger.party.country_code, charger.party.party_id, uid.upper(), (token_type or "RFID"), uid.upper())  # type: ignore[arg-type]
+        session_id = uuid.uuid4().hex.upper()
+        state = TxState(
+            session_id=session_id, location_id=charger.location_id, evse_uid=evse_uid(identity, evse_no),
+            connector_id=str(connector_no), cdr_token=cdr_token, auth_method=auth.method, start=timestamp,
+            meter_start_wh=meter_wh, last_wh=meter_wh, last_at=timestamp, authorization_reference=auth.reference,
+            valid=auth.accepted,
+        )
+        tid = await self.db.write(lambda tx: store.open_transaction(tx, identity, ocpp_id, charger.party, session_id, docs.encode(state)))
+        ocpp_id = ocpp_id or str(tid)
+        self._tx[(identity, ocpp_id)] = (tid, state)
+        await self.objects.put_session(None, await self._session(charger, state, "ACTIVE" if state.valid else "INVALID"))
+        return ocpp_id, auth
+
+    async def _transaction(self, identity: str, ocpp_id: str) -> tuple[int, TxState] | None:
+        cached = self._tx.get((identity, ocpp_id))
+        if cached is not None:
+            return cached
+        row = await self.db.read(lambda conn: store.find_transaction(conn, identity, ocpp_id))
+        if row is None:
+            return None
+        found = (row.id, msgspec.json.decode(row.state, type=TxState))
+        if row.status == "ACTIVE":
+            self._tx[(identity, ocpp_id)] = found
+        return found
+
+    async def meter(self, identity: str, ocpp_id: str, samples: list[model.MeterReading]) -> None:
+        found = await self._transaction(identity, ocpp_id)
+        if found is None:
+            raise NotFound(f"unknown transaction {ocpp_id}")
+        tid, state = found
+        _measure(state, samples)
+        await self.db.write(lambda tx: store.save_transaction(tx, tid, docs.encode(state)))
+        now = docs.now_us()
+        if now - state.last_push_us >= self.settings.session_update_interval * 1e6:
+            state.last_push_us = now
+            charger = await self._charger(identity)
+            costs = await self._costs(charger, state)
+            changes = {"kwh": _kwh(state.energy_wh), "total_cost": costs.total_cost if costs else None, "last_updated": _now()}
+            await self.objects.patch_session(None, charger.party, state.session_id, changes)
+
+    async def stop(
+        self, identity: str, ocpp_id: str, meter_wh: Decimal | None, timestamp: datetime, samples: list[model.MeterReading],
+        reason: str | None = None,
+    ) -> model.Cdr | None:
+        """The transaction ends: its Session completes and a priced CDR goes to the token's eMSP."""
+        charger = await self._charger(identity)
+        found = await self._transaction(identity, ocpp_id)
+        if found is None:
+            raise NotFound(f"unknown transaction {ocpp_id}")
+        tid, state = found
+        row = await self.db.read(lambda conn: store.find_transaction(conn, identity, ocpp_id))
+        if row.status != "ACTIVE":
+            return None  # a repeated stop
+        final = [*samples]
+        if meter_wh is not None:  # no stop reading after a reboot: the last one known stands
+            final.append(model.MeterReading(timestamp=timestamp, energy_wh=meter_wh))
+        _measure(state, final, end=timestamp)
+        self._tx.pop((identity, ocpp_id), None)
+        await self.db.write(lambda tx: store.save_transaction(tx, tid, docs.encode(state), "COMPLETED"))
+        session = await self._session(charger, state, "COMPLETED" if state.valid else "INVALID", end=timestamp)
+        await self.objects.put_session(None, session)
+        if not state.valid:
+            return None
+        cdr = await self._cdr(charger, state, session, timestamp, reason)
+        await self.objects.post_cdr(None, cdr)
+        return cdr
+
+    async def session_of(self, party: PartyId, session_id: str) -> tuple[str, str] | None:
+        """(charger identity, OCPP transaction id) of an active Session."""
+        row = await self.db.read(lambda conn: store.transaction_of_session(conn, party, session_id))
+        return (row.charger, row.ocpp_id) if row is not None and row.status == "ACTIVE" else None
+
+    # --- building the canonical objects ---------------------------------------------------------------
+
+    async def _tariff(self, charger: Charger, state: TxState) -> model.Tariff | None:
+        location = await self._location(charger.party, charger.location_id)
+        evse = location.evse(state.evse_uid) if location else None
+        connector = next((c for c in evse.connectors if c.id == state.connector_id), None) if evse else None
+        for tariff_id in (connector.tariff_ids if connector else charger.connector.tariff_ids):
+            try:
+                return await self.objects.get(None, docs.TARIFF, (charger.party.country_code, charger.party.party_id, tariff_id))
+            except NotFound:
+                continue
+        return None
+
+    async def _costs(self, charger: Charger, state: TxState) -> pricing.Costs | None:
+        tariff = await self._tariff(charger, state)
+        if tariff is None or not state.usage:
+            return None
+        location = await self._location(charger.party, charger.location_id)
+        return pricing.price(tariff, state.usage, location.time_zone if location else "UTC")
+
+    async def _session(self, charger: Charger, state: TxState, status: model.SessionStatus, end: datetime | None = None) -> model.Session:
+        tariff = await self._tariff(charger, state)
+        costs = await self._costs(charger, state)
+        return model.Session(
+            country_code=charger.party.country_code, party_id=charger.party.party_id, id=state.session_id,
+            start_date_time=state.start, end_date_time=end, kwh=_kwh(state.energy_wh), cdr_token=state.cdr_token,
+            auth_method=state.auth_method, authorization_reference=state.authorization_reference,
+            location_id=state.location_id, evse_uid=state.evse_uid, connector_id=state.connector_id,
+            currency=tariff.currency if tariff else self.settings.currency, status=status, last_updated=_now(),
+            charging_periods=costs.charging_periods if costs and end else [],
+            total_cost=costs.total_cost if costs else None,
+        )
+
+    async def _cdr(self, charger: Charger, state: TxState, session: model.Session, end: datetime, reason: str | None) -> model.Cdr:
+        location = await self._location(charger.party, charger.location_id)
+        assert location is not None
+        evse = location.evse(state.evse_uid)
+        connector = next((c for c in evse.connectors if c.id == state.connector_id), None) if evse else None
+        tariff = await self._tariff(charger, state)
+        usage = state.usage or [pricing.Usage(start=state.start, end=max(end, state.start + timedelta(seconds=1)), energy_kwh=Decimal(0))]
+        costs = pricing.price(tariff, usage, location.time_zone)
+        zero = model.Price(Decimal(0), Decimal(0))
+        return model.Cdr(
+            country_code=charger.party.country_code, party_id=charger.party.party_id, id=state.session_id,
+            start_date_time=state.start, end_date_time=end, session_id=state.session_id, cdr_token=state.cdr_token,
+            auth_method=state.auth_method, authorization_reference=state.authorization_reference,
+            cdr_location=model.CdrLocation(
+                id=location.id, name=location.name, address=location.address[:45], city=location.city,
+                postal_code=location.postal_code, state=location.state[:20] if location.state else None,
+                country=location.country, coordinates=location.coordinates, evse_uid=state.evse_uid,
+                evse_id=(evse.evse_id if evse and evse.evse_id else state.evse_uid),
+                connector_id=state.connector_id,
+                connector_standard=connector.standard if connector else charger.connector.standard,
+                connector_format=connector.format if connector else charger.connector.format,
+                connector_power_type=connector.power_type if connector else charger.connector.power_type,
+            ),
+            currency=session.currency, tariffs=[tariff] if tariff else [], charging_periods=costs.charging_periods,
+            total_cost=costs.total_cost if tariff else zero, total_fixed_cost=costs.total_fixed_cost,
+            total_energy=_kwh(state.energy_wh), total_energy_cost=costs.total_energy_cost, total_time=costs.total_time,
+            total_time_cost=costs.total_time_cost, total_parking_time=costs.total_parking_time,
+            total_parking_cost=costs.total_parking_cost, remark=f"stop reason: {reason}"[:255] if reason else None,
+            last_updated=max(_now(), end),
+        )
+
+
+def _kwh(wh: Decimal) -> Decimal:
+    return (wh / KWH).quantize(Decimal("0.001"))
+
+
+def _measure(state: TxState, samples: list[model.MeterReading], end: datetime | None = None) -> None:
+    """Take readings in: energy since the last one (a lower reading means the register was reset, so the
+    reading itself is what it counted since), as stretches of charging or parking for the pricing."""
+    for sample in sorted(samples, key=lambda s: s.timestamp):
+        if sample.timestamp < state.last_at or sample.energy_wh is None:
+            continue
+        delta = sample.energy_wh - state.last_wh
+        if delta < 0:
+            delta = sample.energy_wh
+        power = sample.power_w / KWH if sample.power_w is not None else None
+        _stretch(state, sample.timestamp, delta, power)
+        state.last_wh = sample.energy_wh
+        state.last_at = sample.timestamp
+    if end is not None and end > state.last_at:
+        _stretch(state, end, Decimal(0), None)
+        state.last_at = end
+
+
+def _stretch(state: TxState, until: datetime, delta_wh: Decimal, power_kw: Decimal | None) -> None:
+    """Consecutive stretches of the same kind merge, so the state stays small for long sessions."""
+    if until <= state.last_at and delta_wh == 0:
+        return
+    state.energy_wh += delta_wh
+    charging = delta_wh > 0 or bool(power_kw and power_kw > Decimal("0.05"))
+    energy = delta_wh / KWH
+    last = state.usage[-1] if state.usage else None
+    if last is not None and last.charging == charging and last.end == state.last_at:
+        peak = max((p for p in (last.max_power_kw, power_kw) if p is not None), default=None)
+        state.usage[-1] = msgspec.structs.replace(last, end=max(until, last.end), energy_kwh=last.energy_kwh + energy, max_power_kw=peak)
+    else:  # readings may share a timestamp (whole seconds): a stretch of no duration still carries its energy
+        state.usage.append(pricing.Usage(start=state.last_at, end=max(until, state.last_at), energy_kwh=energy, charging=charging,
+                                         max_power_kw=power_kw))

@@ -1,0 +1,162 @@
+"""Chargers, their transactions and reservations."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from hub import model
+from hub.model import PartyId
+from hub.store import schema
+from hub.store.db import Tx
+from hub.store.documents import now_us
+
+C, T, R = schema.chargers, schema.transactions, schema.reservations
+PBKDF2_ROUNDS = 120_000
+
+
+class ConnectorTemplate(msgspec.Struct, frozen=True):
+    """What OCPP cannot tell: the connector each EVSE of a charger has (commissioning data)."""
+
+    standard: model.ConnectorStandard = "IEC_62196_T2"
+    format: model.ConnectorFormat = "SOCKET"
+    power_type: model.PowerType = "AC_3_PHASE"
+    max_voltage: int = 230
+    max_amperage: int = 32
+    max_electric_power: int | None = None
+    tariff_ids: list[str] = msgspec.field(default_factory=list)
+
+
+class Charger(msgspec.Struct, frozen=True):
+    identity: str
+    party: PartyId
+    location_id: str
+    password_hash: str | None
+    connector: ConnectorTemplate
+    protocol: str | None = None
+    instance: str | None = None
+    boot: dict[str, Any] | None = None
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), PBKDF2_ROUNDS).hex()
+    return f"pbkdf2_sha256${PBKDF2_ROUNDS}${salt}${digest}"
+
+
+def check_password(stored: str, password: str) -> bool:
+    _, rounds, salt, digest = stored.split("$")
+    got = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(rounds)).hex()
+    return hmac.compare_digest(got, digest)
+
+
+def _charger(row: Any) -> Charger:
+    return Charger(
+        identity=row.identity, party=PartyId(row.country_code, row.party_id), location_id=row.location_id,
+        password_hash=row.password_hash, connector=msgspec.json.decode(row.connector, type=ConnectorTemplate),
+        protocol=row.protocol, instance=row.instance, boot=msgspec.json.decode(row.boot) if row.boot else None,
+    )
+
+
+def get(conn: sa.Connection, identity: str) -> Charger | None:
+    row = conn.execute(sa.select(C).where(C.c.identity == identity)).first()
+    return None if row is None else _charger(row)
+
+
+def listing(conn: sa.Connection) -> list[Charger]:
+    return [_charger(r) for r in conn.execute(sa.select(C).order_by(C.c.identity))]
+
+
+def at_location(conn: sa.Connection, party: PartyId, location_id: str) -> list[Charger]:
+    rows = conn.execute(sa.select(C).where(C.c.country_code == party.country_code, C.c.party_id == party.party_id,
+                                           C.c.location_id == location_id.upper()).order_by(C.c.identity))
+    return [_charger(r) for r in rows]
+
+
+def add(tx: Tx, identity: str, party: PartyId, location_id: str, password: str | None, connector: ConnectorTemplate) -> None:
+    values = {
+        "country_code": party.country_code, "party_id": party.party_id, "location_id": location_id.upper(),
+        "password_hash": hash_password(password) if password else None,
+        "connector": msgspec.json.encode(connector).decode(),
+    }
+    if tx.execute(sa.select(C.c.identity).where(C.c.identity == identity)).first():
+        tx.execute(sa.update(C).where(C.c.identity == identity).values(**values))
+    else:
+        tx.execute(sa.insert(C).values(identity=identity, created_us=now_us(), **values))
+    tx.notify("chargers", identity)
+
+
+def set_connection(tx: Tx, identity: str, instance: str | None, protocol: str | None = None) -> None:
+    values: dict[str, Any] = {"instance": instance, "last_seen_us": now_us()}
+    if instance is not None:
+        values.update(protocol=protocol, connected_us=now_us())
+    tx.execute(sa.update(C).where(C.c.identity == identity).values(**values))
+
+
+def release_instance(tx: Tx, instance: str) -> None:
+    """A process that stops holds no sockets any more."""
+    tx.execute(sa.update(C).where(C.c.instance == instance).values(instance=None))
+
+
+def set_boot(tx: Tx, identity: str, boot: dict[str, Any]) -> None:
+    tx.execute(sa.update(C).where(C.c.identity == identity).values(boot=msgspec.json.encode(boot).decode(), last_seen_us=now_us()))
+
+
+# --- transactions --------------------------------------------------------------------------------------
+
+
+def open_transaction(tx: Tx, charger: str, ocpp_id: str | None, party: PartyId, session_id: str, state: bytes) -> int:
+    """A new transaction; without an OCPP id (1.6) its row id becomes it."""
+    tid = tx.execute(
+        sa.insert(T).values(
+            charger=charger, ocpp_id=ocpp_id or session_id, session_country_code=party.country_code,
+            session_party_id=party.party_id, session_id=session_id, status="ACTIVE", state=state, updated_us=now_us(),
+        ).returning(T.c.id)
+    ).scalar_one()
+    if ocpp_id is None:
+        tx.execute(sa.update(T).where(T.c.id == tid).values(ocpp_id=str(tid)))
+    return tid
+
+
+def find_transaction(conn: sa.Connection, charger: str, ocpp_id: str) -> Any:
+    return conn.execute(sa.select(T).where(T.c.charger == charger, T.c.ocpp_id == ocpp_id)).first()
+
+
+def transaction_of_session(conn: sa.Connection, party: PartyId, session_id: str) -> Any:
+    return conn.execute(
+        sa.select(T).where(T.c.session_country_code == party.country_code, T.c.session_party_id == party.party_id,
+                           T.c.session_id == session_id.upper())
+    ).first()
+
+
+def save_transaction(tx: Tx, tid: int, state: bytes, status: str = "ACTIVE") -> None:
+    tx.execute(sa.update(T).where(T.c.id == tid).values(state=state, status=status, updated_us=now_us()))
+
+
+def active_transactions(conn: sa.Connection, charger: str) -> list[Any]:
+    return conn.execute(sa.select(T).where(T.c.charger == charger, T.c.status == "ACTIVE")).all()
+
+
+# --- reservations ----------------------------------------------------------------------------------------
+
+
+def reserve(tx: Tx, charger: str, emsp: PartyId, reservation_id: str) -> int:
+    """The integer id OCPP needs for an eMSP's reservation id (the same eMSP id replaces the reservation)."""
+    found = tx.execute(sa.select(R.c.id).where(R.c.emsp_country_code == emsp.country_code, R.c.emsp_party_id == emsp.party_id,
+                                               R.c.reservation_id == reservation_id.upper())).scalar()
+    if found is not None:
+        return found
+    return tx.execute(
+        sa.insert(R).values(charger=charger, emsp_country_code=emsp.country_code, emsp_party_id=emsp.party_id,
+                            reservation_id=reservation_id.upper(), created_us=now_us()).returning(R.c.id)
+    ).scalar_one()
+
+
+def reservation(conn: sa.Connection, emsp: PartyId, reservation_id: str) -> Any:
+    return conn.execute(sa.select(R).where(R.c.emsp_country_code == emsp.country_code, R.c.emsp_party_id == emsp.party_id,
+                                           R.c.reservation_id == reservation_id.upper())).first()

@@ -1,0 +1,219 @@
+"""eMSPs' commands and charging profiles, run on the hub's own chargers.
+
+The core hands a recorded request here when its receiver is a CPO whose chargers the hub runs. The
+synchronous answer says whether the charger can be asked (it is connected); the charger's answer then
+becomes the asynchronous result, which the core sends to the eMSP's response_url. A call that times out
+is TIMEOUT; a charger that is gone, FAILED; the hub refuses to start on an EVSE it knows is busy or broken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import msgspec
+
+from hub import model
+from hub.model import PartyId
+from hub.services.charging import Charging, evse_uid
+from hub.services.commands import CommandRecord, Commands
+from hub.services.errors import NotFound
+from hub.store import chargers as store
+from hub.store import documents as docs
+from hub.store.chargers import Charger
+from protocols.ocpp import v16, v201
+from protocols.ocpp.rpc import RpcError
+from protocols.ocpp.server import ChargerOffline, OcppServer
+
+log = logging.getLogger(__name__)
+
+REQUEST = {"START_SESSION": model.StartSession, "STOP_SESSION": model.StopSession, "RESERVE_NOW": model.ReserveNow,
+           "CANCEL_RESERVATION": model.CancelReservation, "UNLOCK_CONNECTOR": model.UnlockConnector,
+           "SET_PROFILE": model.SetChargingProfile, "GET_PROFILE": model.GetActiveChargingProfile,
+           "CLEAR_PROFILE": model.ClearChargingProfile}
+
+
+class Refused(Exception):
+    """The command cannot be passed on: the synchronous answer says so."""
+
+    def __init__(self, result: str, message: str) -> None:
+        super().__init__(message)
+        self.result = result
+        self.message = message
+
+
+class Target(msgspec.Struct):
+    charger: Charger
+    evse_no: int | None = None
+    connector_no: int | None = None
+    transaction: str | None = None
+    reservation: int | None = None
+
+
+class ChargerCommands:
+    def __init__(self, server: OcppServer, charging: Charging, commands: Commands) -> None:
+        self.server = server
+        self.charging = charging
+        self.commands = commands
+        self.timeout = int(server.settings.ocpp_call_timeout + 15)
+        self._tasks: set[asyncio.Task] = set()
+
+    def install(self) -> None:
+        self.commands.local["command"] = self.command
+        self.commands.local["profile"] = self.profile
+
+    # --- the synchronous half -----------------------------------------------------------------------
+
+    async def command(self, record: CommandRecord) -> model.CommandResponse:
+        request = record.decoded(REQUEST[record.kind])
+        try:
+            target = await self._target(record, request)
+            early = await self._known_state(target, request)
+        except Refused as refused:
+            return model.CommandResponse(result=refused.result, timeout=0, message=[model.DisplayText("en", refused.message)])  # type: ignore[arg-type]
+        self._later(self._command(record, request, target, early))
+        return model.CommandResponse(result="ACCEPTED", timeout=self.timeout)
+
+    async def profile(self, record: CommandRecord) -> model.ChargingProfileResponse:
+        request = record.decoded(REQUEST[record.kind])
+        try:
+            target = await self._session_target(record.receiver, request.session_id)
+        except Refused as refused:
+            return model.ChargingProfileResponse(result=refused.result, timeout=0)  # type: ignore[arg-type]
+        self._later(self._profile(record, request, target))
+        return model.ChargingProfileResponse(result="ACCEPTED", timeout=self.timeout)
+
+    def _later(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _target(self, record: CommandRecord, request: Any) -> Target:
+        cpo = record.receiver
+        if isinstance(request, model.StopSession):
+            return await self._session_target(cpo, request.session_id)
+        if isinstance(request, model.CancelReservation):
+            return await self._reservation_target(record.sender, request.reservation_id)
+        chargers = await self.charging.db.read(lambda conn: store.at_location(conn, cpo, request.location_id))
+        uid = getattr(request, "evse_uid", None)
+        for charger in chargers:
+            prefix = f"{charger.identity.upper()}-"
+            if uid is None or uid.upper().startswith(prefix):
+                evse_no = int(uid.upper()[len(prefix):]) if uid else None
+                connector = getattr(request, "connector_id", None)
+                if charger.instance is None:
+                    raise Refused("REJECTED", f"charger {charger.identity} is not connected")
+                return Target(charger, evse_no, int(connector) if connector and connector.isdigit() else None)
+        raise Refused("REJECTED", f"no charger for EVSE {uid} at location {request.location_id}")
+
+    async def _session_target(self, cpo: PartyId, session_id: str) -> Target:
+        found = await self.charging.session_of(cpo, session_id)
+        if found is None:
+            raise Refused("UNKNOWN_SESSION", f"no active session {session_id}")
+        identity, transaction = found
+        charger = await self.charging.db.read(lambda conn: store.get(conn, identity))
+        if charger is None or charger.instance is None:
+            raise Refused("REJECTED", f"charger {identity} is not connected")
+        row = await self.charging.db.read(lambda conn: store.find_transaction(conn, identity, transaction))
+        state = msgspec.json.decode(row.state)
+        evse_no = int(state["evse_uid"].rsplit("-", 1)[1])
+        return Target(charger, evse_no, int(state["connector_id"]), transaction)
+
+    async def _reservation_target(self, emsp: PartyId, reservation_id: str) -> Target:
+        row = await self.charging.db.read(lambda conn: store.reservation(conn, emsp, reservation_id))
+        charger = row and await self.charging.db.read(lambda conn: store.get(conn, row.charger))
+        if not charger:
+            raise Refused("REJECTED", f"unknown reservation {reservation_id}")
+        if charger.instance is None:
+            raise Refused("REJECTED", f"charger {charger.identity} is not connected")
+        return Target(charger, reservation=row.id)
+
+    async def _known_state(self, target: Target, request: Any) -> model.CommandResult | None:
+        """What the hub already knows makes calling the charger pointless."""
+        if not isinstance(request, model.StartSession) or target.evse_no is None:
+            return None
+        charger = target.charger
+        location = await self.charging.objects.get(None, docs.LOCATION, (charger.party.country_code, charger.party.party_id, charger.location_id))
+        evse = location.evse(evse_uid(charger.identity, target.evse_no))
+        if evse is not None and evse.status == "CHARGING":
+            return model.CommandResult(result="EVSE_OCCUPIED")
+        if evse is not None and evse.status in ("OUTOFORDER", "INOPERATIVE"):
+            return model.CommandResult(result="EVSE_INOPERATIVE")
+        return None
+
+    # --- the asynchronous half ---------------------------------------------------------------------------
+
+    async def _call(self, charger: Charger, action_payload: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+        action, payload = action_payload
+        return await self.server.call(charger.identity, action, payload)
+
+    async def _command(self, record: CommandRecord, request: Any, target: Target, early: model.CommandResult | None) -> None:
+        try:
+            result = early or await self._run(record, request, target)
+        except asyncio.TimeoutError:
+            result = model.CommandResult(result="TIMEOUT")
+        except ChargerOffline:
+            result = model.CommandResult(result="FAILED", message=[model.DisplayText("en", "the charger disconnected")])
+        except (RpcError, NotFound) as exc:
+            code = getattr(exc, "code", "")
+            result = model.CommandResult(result="NOT_SUPPORTED" if code in ("NotImplemented", "NotSupported") else "FAILED",
+                                         message=[model.DisplayText("en", str(exc)[:512])])
+        except Exception:
+            log.exception("command %s failed", record.id)
+            result = model.CommandResult(result="FAILED")
+        await self.commands.complete(record, result)
+
+    async def _run(self, record: CommandRecord, request: Any, target: Target) -> model.CommandResult:
+        charger, old = target.charger, charger_is_16(target.charger)
+        v = v16 if old else v201
+        if isinstance(request, model.StartSession):
+            call = v16.remote_start(request, target.evse_no) if old else v201.remote_start(request, target.evse_no, _small_id(record.id))
+            answer = await self._call(charger, call)
+            return model.CommandResult(result=v.START_STOP_RESULT.get(answer["status"], "REJECTED"))
+        if isinstance(request, model.StopSession):
+            answer = await self._call(charger, v.remote_stop(target.transaction))  # type: ignore[arg-type]
+            return model.CommandResult(result=v.START_STOP_RESULT.get(answer["status"], "REJECTED"))
+        if isinstance(request, model.ReserveNow):
+            reservation = await self.charging.db.write(lambda tx: store.reserve(tx, charger.identity, record.sender, request.reservation_id))
+            call = v16.reserve_now(request, target.evse_no or 0, reservation) if old else v201.reserve_now(request, target.evse_no, reservation)
+            answer = await self._call(charger, call)
+            return model.CommandResult(result=v.RESERVE_RESULT.get(answer["status"], "REJECTED"))
+        if isinstance(request, model.CancelReservation):
+            answer = await self._call(charger, v.cancel_reservation(target.reservation))  # type: ignore[arg-type]
+            return model.CommandResult(result=v.CANCEL_RESULT.get(answer["status"], "UNKNOWN_RESERVATION"))
+        if isinstance(request, model.UnlockConnector):
+            call = v16.unlock(target.evse_no or 1) if old else v201.unlock(target.evse_no or 1, target.connector_no or 1)
+            answer = await self._call(charger, call)
+            return model.CommandResult(result=v.UNLOCK_RESULT.get(answer["status"], "FAILED"))
+        raise NotFound(f"{record.kind} cannot be run on a charger")
+
+    async def _profile(self, record: CommandRecord, request: Any, target: Target) -> None:
+        charger, old = target.charger, charger_is_16(target.charger)
+        v = v16 if old else v201
+        profile_id = int(target.transaction) if (target.transaction or "").isdigit() else _small_id(target.transaction or record.id)
+        place = target.connector_no if old else target.evse_no
+        try:
+            if isinstance(request, model.SetChargingProfile):
+                answer = await self._call(charger, v.set_profile(request.charging_profile, place or 1, target.transaction, profile_id))  # type: ignore[arg-type]
+                result = model.ChargingProfileResult(result=v.PROFILE_RESULT.get(answer["status"], "REJECTED"))
+            elif isinstance(request, model.GetActiveChargingProfile):
+                answer = await self._call(charger, v.composite_schedule(place or 1, request.duration))
+                profile = v.active_profile(answer)
+                result = model.ChargingProfileResult(result="ACCEPTED" if profile else "REJECTED", profile=profile)
+            else:
+                answer = await self._call(charger, v.clear_profile(profile_id))
+                result = model.ChargingProfileResult(result="ACCEPTED" if answer.get("status") == "Accepted" else "UNKNOWN")
+        except (asyncio.TimeoutError, ChargerOffline, RpcError) as exc:
+            log.warning("charging profile %s on %s: %s", record.kind, charger.identity, exc)
+            result = model.ChargingProfileResult(result="REJECTED")
+        await self.commands.complete(record, result)
+
+
+def charger_is_16(charger: Charger) -> bool:
+    return (charger.protocol or "ocpp1.6") == "ocpp1.6"
+
+
+def _small_id(text: str) -> int:
+    """A positive 31-bit integer from an id string (OCPP wants integers where OCPI has strings)."""
+    return int(text[:8], 16) & 0x7FFFFFFF if all(c in "0123456789abcdefABCDEF" for c in text[:8]) else abs(hash(text)) & 0x7FFFFFFF
