@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
@@ -45,9 +46,19 @@ log = logging.getLogger(__name__)
 
 Realtime = Callable[[model.Token, model.LocationReferences], Awaitable[model.AuthorizationInfo]]
 COMMAND_WINDOW = timedelta(minutes=15)
+AUTH_REUSE = 60.0  # seconds an Authorize answer stands for the StartTransaction that follows it
 KWH = Decimal(1000)
 # the most telling connector status becomes the EVSE's
 STATUS_PRIORITY = ["CHARGING", "RESERVED", "BLOCKED", "AVAILABLE", "INOPERATIVE", "OUTOFORDER", "UNKNOWN"]
+
+
+_T, _C = docs.TOKEN.table, schema.commands
+_TOKENS = sa.select(_T.c.type, _T.c.doc).where(_T.c.uid == sa.bindparam("uid"))
+_TOKENS_OF_TYPE = _TOKENS.where(_T.c.type == sa.bindparam("type"))
+_RECENT_STARTS = sa.select(_C.c.request).where(
+    _C.c.kind == "START_SESSION", _C.c.created_us >= sa.bindparam("since"), _C.c.receiver_country_code == sa.bindparam("cc"),
+    _C.c.receiver_party_id == sa.bindparam("pid"),
+).order_by(_C.c.created_us.desc())
 
 
 class TxState(msgspec.Struct):
@@ -93,7 +104,8 @@ class Charging:
         self._locks: dict[str, asyncio.Lock] = {}
         self._statuses: dict[str, dict[str, dict[str, str]]] = {}  # identity -> evse uid -> connector id -> status
         self._grace: dict[str, asyncio.Task] = {}
-        self._tx: dict[tuple[str, str], tuple[int, TxState]] = {}
+        self._tx: dict[tuple[str, str], Running] = {}
+        self._auth: dict[tuple[str, str], tuple[float, model.Authorization]] = {}  # Authorize, then the start it precedes
         db.subscribe(self._on_change)
 
     def _on_change(self, topic: str, identity: str) -> None:
@@ -112,6 +124,8 @@ class Charging:
         """Register a charger for a CPO at a Location (a new Location object is created first)."""
         if not identity or len(identity) > 32 or "/" in identity:
             raise Invalid("an identity of 1 to 32 characters without '/'", "identity")
+        if password is not None and not store.MIN_PASSWORD <= len(password) <= 40:
+            raise Invalid(f"a charger password has {store.MIN_PASSWORD} to 40 characters (OCPP security profile 1)", "password")
         await self.parties.ensure_local(party, "CPO", str(party))
         if isinstance(location, model.Location):
             if await self._location(party, location.id) is None:
@@ -204,13 +218,19 @@ class Charging:
             await self._set(charger, uid, connectors)
 
     async def _set(self, charger: Charger, uid: str, connectors: dict[str, str]) -> None:
-        self._statuses[charger.identity][uid] = connectors
+        known = self._statuses[charger.identity]
+        before = known.get(uid)
+        known[uid] = connectors
         status = min(connectors.values(), key=STATUS_PRIORITY.index)
+        now = _now()
+        if before is not None and before.keys() == connectors.keys():  # an EVSE this process has seen: no need to read it
+            if min(before.values(), key=STATUS_PRIORITY.index) != status:
+                await self.objects.patch_location(None, charger.party, charger.location_id, {"status": status, "last_updated": now}, evse_uid=uid)
+            return
         location = await self._location(charger.party, charger.location_id)
         if location is None:
             raise NotFound(f"the location {charger.location_id} of charger {charger.identity} is gone")
         evse = location.evse(uid)
-        now = _now()
         missing = [c for c in connectors if evse is None or not any(x.id == c for x in evse.connectors)]
         if evse is None or missing:
             await self.objects.put_evse(None, charger.party, charger.location_id, self._evse(charger, uid, evse, connectors, status, now))
@@ -237,17 +257,25 @@ class Charging:
 
     async def find_token(self, uid: str, type_: str | None = None) -> model.Token | None:
         """By uid (and type when the protocol knows it; an OCPP 1.6 idTag is an RFID first, or any other)."""
-        t = docs.TOKEN.table
 
         def op(conn: sa.Connection) -> model.Token | None:
-            conds = [t.c.uid == uid.upper()] + ([t.c.type == type_] if type_ else [])
-            rows = conn.execute(sa.select(t.c.type, t.c.doc).where(*conds)).all()
+            rows = conn.execute(_TOKENS_OF_TYPE if type_ else _TOKENS, {"uid": uid.upper(), "type": type_}).all()
             rows.sort(key=lambda r: r.type != "RFID")
             return docs.TOKEN.decode(rows[0].doc) if rows else None
 
         return await self.db.read(op)
 
     async def authorize(self, identity: str, uid: str, type_: str | None = None) -> model.Authorization:
+        auth = await self._authorize(identity, uid, type_)
+        self._auth[(identity, uid.upper())] = (time.monotonic() + AUTH_REUSE, auth)
+        return auth
+
+    def _fresh_authorization(self, identity: str, uid: str) -> model.Authorization | None:
+        """The answer to the Authorize a charger sent just before starting (asked once, not twice)."""
+        found = self._auth.pop((identity, uid.upper()), None)
+        return found[1] if found and found[0] > time.monotonic() else None
+
+    async def _authorize(self, identity: str, uid: str, type_: str | None) -> model.Authorization:
         charger = await self._charger(identity)
         command = await self._recent_command(charger, uid)
         if command is not None:
@@ -269,16 +297,11 @@ class Charging:
 
     async def _recent_command(self, charger: Charger, uid: str) -> model.StartSession | None:
         """The eMSP's START_SESSION for this token at this charger's location in the last 15 minutes."""
-        c = schema.commands
         since = docs.to_us(datetime.now(timezone.utc) - COMMAND_WINDOW)
 
         def op(conn: sa.Connection) -> model.StartSession | None:
-            rows = conn.execute(
-                sa.select(c.c.request).where(c.c.kind == "START_SESSION", c.c.created_us >= since,
-                                             c.c.receiver_country_code == charger.party.country_code,
-                                             c.c.receiver_party_id == charger.party.party_id).order_by(c.c.created_us.desc())
-            )
-            for row in rows:
+            params = {"since": since, "cc": charger.party.country_code, "pid": charger.party.party_id}
+            for row in conn.execute(_RECENT_STARTS, params):
                 req = msgspec.json.decode(row.request, type=model.StartSession)
                 if req.token.uid.upper() == uid.upper() and req.location_id.upper() == charger.location_id.upper():
                     return req
@@ -296,8 +319,8 @@ class Charging:
         authorization). A replayed start (same OCPP id) returns the transaction it already is."""
         charger = await self._charger(identity)
         if ocpp_id is not None and (known := await self._transaction(identity, ocpp_id)) is not None:
-            return ocpp_id, model.Authorization("ALLOWED" if known[1].valid else "NOT_ALLOWED", None, known[1].auth_method)
-        auth = auth or await self.authorize(identity, uid, token_type)
+            return ocpp_id, model.Authorization("ALLOWED" if known.state.valid else "NOT_ALLOWED", None, known.state.auth_method)
+        auth = auth or self._fresh_authorization(identity, uid) or await self._authorize(identity, uid, token_type)
         token = auth.token
         if token is not None:
             cdr_token = model.CdrToken(token.country_code, token.party_id, token.uid, token.type, token.contract_id)
@@ -310,36 +333,38 @@ class Charging:
             meter_start_wh=meter_wh, last_wh=meter_wh, last_at=timestamp, authorization_reference=auth.reference,
             valid=auth.accepted,
         )
+        place = await self._place(charger, state)  # the CDR keeps the location and tariff as they were at the start
         tid = await self.db.write(lambda tx: store.open_transaction(tx, identity, ocpp_id, charger.party, session_id, docs.encode(state)))
         ocpp_id = ocpp_id or str(tid)
-        self._tx[(identity, ocpp_id)] = (tid, state)
-        await self.objects.put_session(None, await self._session(charger, state, "ACTIVE" if state.valid else "INVALID"))
+        self._tx[(identity, ocpp_id)] = Running(tid, state, place)
+        await self.objects.put_session(None, self._session(charger, state, place, "ACTIVE" if state.valid else "INVALID"), exists=False)
         return ocpp_id, auth
 
-    async def _transaction(self, identity: str, ocpp_id: str) -> tuple[int, TxState] | None:
+    async def _transaction(self, identity: str, ocpp_id: str) -> Running | None:
         cached = self._tx.get((identity, ocpp_id))
         if cached is not None:
             return cached
         row = await self.db.read(lambda conn: store.find_transaction(conn, identity, ocpp_id))
         if row is None:
             return None
-        found = (row.id, msgspec.json.decode(row.state, type=TxState))
-        if row.status == "ACTIVE":
+        state = msgspec.json.decode(row.state, type=TxState)
+        found = Running(row.id, state, await self._place(await self._charger(identity), state), row.status == "ACTIVE")
+        if found.active:
             self._tx[(identity, ocpp_id)] = found
         return found
 
     async def meter(self, identity: str, ocpp_id: str, samples: list[model.MeterReading]) -> None:
         found = await self._transaction(identity, ocpp_id)
-        if found is None:
+        if found is None or not found.active:
             raise NotFound(f"unknown transaction {ocpp_id}")
-        tid, state = found
+        tid, state = found.tid, found.state
         _measure(state, samples)
         await self.db.write(lambda tx: store.save_transaction(tx, tid, docs.encode(state)))
         now = docs.now_us()
         if now - state.last_push_us >= self.settings.session_update_interval * 1e6:
             state.last_push_us = now
             charger = await self._charger(identity)
-            costs = await self._costs(charger, state)
+            costs = found.place.costs(state)
             changes = {"kwh": _kwh(state.energy_wh), "total_cost": costs.total_cost if costs else None, "last_updated": _now()}
             await self.objects.patch_session(None, charger.party, state.session_id, changes)
 
@@ -352,21 +377,20 @@ class Charging:
         found = await self._transaction(identity, ocpp_id)
         if found is None:
             raise NotFound(f"unknown transaction {ocpp_id}")
-        tid, state = found
-        row = await self.db.read(lambda conn: store.find_transaction(conn, identity, ocpp_id))
-        if row.status != "ACTIVE":
+        if not found.active:
             return None  # a repeated stop
+        tid, state, place = found.tid, found.state, found.place
         final = [*samples]
         if meter_wh is not None:  # no stop reading after a reboot: the last one known stands
             final.append(model.MeterReading(timestamp=timestamp, energy_wh=meter_wh))
         _measure(state, final, end=timestamp)
         self._tx.pop((identity, ocpp_id), None)
         await self.db.write(lambda tx: store.save_transaction(tx, tid, docs.encode(state), "COMPLETED"))
-        session = await self._session(charger, state, "COMPLETED" if state.valid else "INVALID", end=timestamp)
+        session = self._session(charger, state, place, "COMPLETED" if state.valid else "INVALID", end=timestamp)
         await self.objects.put_session(None, session)
         if not state.valid:
             return None
-        cdr = await self._cdr(charger, state, session, timestamp, reason)
+        cdr = self._cdr(charger, state, place, session, timestamp, reason)
         await self.objects.post_cdr(None, cdr)
         return cdr
 
@@ -377,43 +401,36 @@ class Charging:
 
     # --- building the canonical objects ---------------------------------------------------------------
 
-    async def _tariff(self, charger: Charger, state: TxState) -> model.Tariff | None:
+    async def _place(self, charger: Charger, state: TxState) -> Place:
+        """Where a transaction happens: its Location, EVSE, connector and tariff, read once per event."""
         location = await self._location(charger.party, charger.location_id)
-        evse = location.evse(state.evse_uid) if location else None
+        if location is None:
+            raise NotFound(f"the location {charger.location_id} of charger {charger.identity} is gone")
+        evse = location.evse(state.evse_uid)
         connector = next((c for c in evse.connectors if c.id == state.connector_id), None) if evse else None
+        tariff = None
         for tariff_id in (connector.tariff_ids if connector else charger.connector.tariff_ids):
             try:
-                return await self.objects.get(None, docs.TARIFF, (charger.party.country_code, charger.party.party_id, tariff_id))
+                tariff = await self.objects.get(None, docs.TARIFF, (charger.party.country_code, charger.party.party_id, tariff_id))
+                break
             except NotFound:
                 continue
-        return None
+        return Place(location, evse, connector, tariff)
 
-    async def _costs(self, charger: Charger, state: TxState) -> pricing.Costs | None:
-        tariff = await self._tariff(charger, state)
-        if tariff is None or not state.usage:
-            return None
-        location = await self._location(charger.party, charger.location_id)
-        return pricing.price(tariff, state.usage, location.time_zone if location else "UTC")
-
-    async def _session(self, charger: Charger, state: TxState, status: model.SessionStatus, end: datetime | None = None) -> model.Session:
-        tariff = await self._tariff(charger, state)
-        costs = await self._costs(charger, state)
+    def _session(self, charger: Charger, state: TxState, place: Place, status: model.SessionStatus, end: datetime | None = None) -> model.Session:
+        costs = place.costs(state)
         return model.Session(
             country_code=charger.party.country_code, party_id=charger.party.party_id, id=state.session_id,
             start_date_time=state.start, end_date_time=end, kwh=_kwh(state.energy_wh), cdr_token=state.cdr_token,
             auth_method=state.auth_method, authorization_reference=state.authorization_reference,
             location_id=state.location_id, evse_uid=state.evse_uid, connector_id=state.connector_id,
-            currency=tariff.currency if tariff else self.settings.currency, status=status, last_updated=_now(),
+            currency=place.tariff.currency if place.tariff else self.settings.currency, status=status, last_updated=_now(),
             charging_periods=costs.charging_periods if costs and end else [],
             total_cost=costs.total_cost if costs else None,
         )
 
-    async def _cdr(self, charger: Charger, state: TxState, session: model.Session, end: datetime, reason: str | None) -> model.Cdr:
-        location = await self._location(charger.party, charger.location_id)
-        assert location is not None
-        evse = location.evse(state.evse_uid)
-        connector = next((c for c in evse.connectors if c.id == state.connector_id), None) if evse else None
-        tariff = await self._tariff(charger, state)
+    def _cdr(self, charger: Charger, state: TxState, place: Place, session: model.Session, end: datetime, reason: str | None) -> model.Cdr:
+        location, evse, connector, tariff = place.location, place.evse, place.connector, place.tariff
         usage = state.usage or [pricing.Usage(start=state.start, end=max(end, state.start + timedelta(seconds=1)), energy_kwh=Decimal(0))]
         costs = pricing.price(tariff, usage, location.time_zone)
         zero = model.Price(Decimal(0), Decimal(0))
@@ -438,6 +455,27 @@ class Charging:
             total_parking_cost=costs.total_parking_cost, remark=f"stop reason: {reason}"[:255] if reason else None,
             last_updated=max(_now(), end),
         )
+
+
+class Running(msgspec.Struct):
+    """A transaction this process follows: its row, its measurement, where it happens."""
+
+    tid: int
+    state: TxState
+    place: Place
+    active: bool = True
+
+
+class Place(msgspec.Struct, frozen=True):
+    location: model.Location
+    evse: model.Evse | None
+    connector: model.Connector | None
+    tariff: model.Tariff | None
+
+    def costs(self, state: TxState) -> pricing.Costs | None:
+        if self.tariff is None or not state.usage:
+            return None
+        return pricing.price(self.tariff, state.usage, self.location.time_zone)
 
 
 def _kwh(wh: Decimal) -> Decimal:

@@ -64,14 +64,14 @@ class Objects:
             raise NotOwner(f"{owner} is not a {visibility.OWNER_ROLE[kind]} party of this platform")
 
     def _save(
-        self, tx: Tx, kind: docs.Kind, obj: Any, source: int | None, exists: bool | None = None
+        self, tx: Tx, kind: docs.Kind, obj: Any, source: int | None, exists: bool | None = None, previous: Any = None
     ) -> tuple[bool, frozenset[PartyId]]:
         """Store a new version: (is it new, the audience of an unpublished Location)."""
         audience = visibility.audience(tx.conn, obj) if kind is docs.LOCATION else visibility.NOBODY
         extra: dict[str, Any] = {"stored_us": docs.now_us()}
         if kind is docs.LOCATION:
             extra["audience"] = visibility.audience_text(audience)
-        created = docs.save(tx.conn, kind, obj, self.render(kind.name, obj), source, exists, extra)
+        created = docs.save(tx.conn, kind, obj, self.render(kind.name, obj), source, exists, extra, previous)
         key = kind.key(obj)
         if kind.name in self.catalogs:
             published = obj.publish if kind is docs.LOCATION else True
@@ -264,7 +264,7 @@ class Objects:
                     "evses": merge_by(loc.evses, [evse if level == "connector" else target], "uid"),
                     "last_updated": max(loc.last_updated, stamp),
                 })
-            _, audience = self._save(tx, docs.LOCATION, loc, source, exists=True)
+            _, audience = self._save(tx, docs.LOCATION, loc, source, exists=True, previous=stored.obj)
             if deliver:
                 path = _path(loc) + (f"/{evse_uid}" if evse_uid else "") + (f"/{connector_id}" if connector_id else "")
                 fields = tuple(changes) if changes is not None else None
@@ -354,13 +354,15 @@ class Objects:
     # --- sessions and CDRs -------------------------------------------------------------------
 
     async def put_session(
-        self, caller: Platform | None, session: model.Session, *, correlation_id: str | None = None, deliver: bool = True
+        self, caller: Platform | None, session: model.Session, *, correlation_id: str | None = None, deliver: bool = True,
+        exists: bool | None = None,
     ) -> bool:
+        """`exists`: the caller knows whether the Session is new (spares a read)."""
         self.check_owner(caller, session.owner_party, "session")
         source = caller.id if caller else None
 
         def op(tx: Tx) -> bool:
-            created, _ = self._save(tx, docs.SESSION, session, source)
+            created, _ = self._save(tx, docs.SESSION, session, source, exists)
             if deliver:
                 event = outbox.Draft(self._stream(docs.SESSION, session), "session", "put", _path(session), docs.encode(session))
                 self._fan_out(tx, "session", session, source, event, correlation_id)
@@ -410,14 +412,15 @@ class Objects:
         source = caller.id if caller else None
 
         def op(tx: Tx) -> None:
-            if docs.get(tx.conn, docs.CDR, docs.CDR.key(cdr)) is not None:
-                raise Invalid(f"CDR {cdr.id} exists already; send a credit CDR to correct it", "id")
-            self._save(tx, docs.CDR, cdr, source, exists=False)
+            self._save(tx, docs.CDR, cdr, source, exists=False)  # the primary key refuses a second one
             if deliver:
                 event = outbox.Draft(self._stream(docs.CDR, cdr), "cdr", "post", _path(cdr), docs.encode(cdr))
                 self._fan_out(tx, "cdr", cdr, source, event, correlation_id)
 
-        await self.db.write(op)
+        try:
+            await self.db.write(op)
+        except sa.exc.IntegrityError:
+            raise Invalid(f"CDR {cdr.id} exists already; send a credit CDR to correct it", "id") from None
 
 
 def _path(obj: Any) -> str:

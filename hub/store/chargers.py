@@ -17,7 +17,10 @@ from hub.store.db import Tx
 from hub.store.documents import now_us
 
 C, T, R = schema.chargers, schema.transactions, schema.reservations
-PBKDF2_ROUNDS = 120_000
+# Charger passwords are machine credentials of 16 to 40 characters (OCPP 2.0.1's BasicAuthPassword), so a
+# modest work factor suffices, and a reconnect storm of thousands of chargers after a restart stays cheap.
+PBKDF2_ROUNDS = 2_000
+MIN_PASSWORD = 16
 
 
 class ConnectorTemplate(msgspec.Struct, frozen=True):
@@ -63,8 +66,11 @@ def _charger(row: Any) -> Charger:
     )
 
 
+_GET = sa.select(C).where(C.c.identity == sa.bindparam("identity"))
+
+
 def get(conn: sa.Connection, identity: str) -> Charger | None:
-    row = conn.execute(sa.select(C).where(C.c.identity == identity)).first()
+    row = conn.execute(_GET, {"identity": identity}).first()
     return None if row is None else _charger(row)
 
 
@@ -110,21 +116,24 @@ def set_boot(tx: Tx, identity: str, boot: dict[str, Any]) -> None:
 # --- transactions --------------------------------------------------------------------------------------
 
 
+_OPEN = sa.insert(T).returning(T.c.id)
+_NUMBER = sa.update(T).where(T.c.id == sa.bindparam("tid"))
+_FIND = sa.select(T).where(T.c.charger == sa.bindparam("charger"), T.c.ocpp_id == sa.bindparam("ocpp"))
+
+
 def open_transaction(tx: Tx, charger: str, ocpp_id: str | None, party: PartyId, session_id: str, state: bytes) -> int:
     """A new transaction; without an OCPP id (1.6) its row id becomes it."""
-    tid = tx.execute(
-        sa.insert(T).values(
-            charger=charger, ocpp_id=ocpp_id or session_id, session_country_code=party.country_code,
-            session_party_id=party.party_id, session_id=session_id, status="ACTIVE", state=state, updated_us=now_us(),
-        ).returning(T.c.id)
-    ).scalar_one()
+    tid = tx.execute(_OPEN, {
+        "charger": charger, "ocpp_id": ocpp_id or session_id, "session_country_code": party.country_code,
+        "session_party_id": party.party_id, "session_id": session_id, "status": "ACTIVE", "state": state, "updated_us": now_us(),
+    }).scalar_one()
     if ocpp_id is None:
-        tx.execute(sa.update(T).where(T.c.id == tid).values(ocpp_id=str(tid)))
+        tx.execute(_NUMBER, {"tid": tid, "ocpp_id": str(tid)})
     return tid
 
 
 def find_transaction(conn: sa.Connection, charger: str, ocpp_id: str) -> Any:
-    return conn.execute(sa.select(T).where(T.c.charger == charger, T.c.ocpp_id == ocpp_id)).first()
+    return conn.execute(_FIND, {"charger": charger, "ocpp": ocpp_id}).first()
 
 
 def transaction_of_session(conn: sa.Connection, party: PartyId, session_id: str) -> Any:
@@ -134,8 +143,11 @@ def transaction_of_session(conn: sa.Connection, party: PartyId, session_id: str)
     ).first()
 
 
+_SAVE = sa.update(T).where(T.c.id == sa.bindparam("tid"))  # built once: the meter-value path runs it all the time
+
+
 def save_transaction(tx: Tx, tid: int, state: bytes, status: str = "ACTIVE") -> None:
-    tx.execute(sa.update(T).where(T.c.id == tid).values(state=state, status=status, updated_us=now_us()))
+    tx.execute(_SAVE, {"tid": tid, "state": state, "status": status, "updated_us": now_us()})
 
 
 def active_transactions(conn: sa.Connection, charger: str) -> list[Any]:

@@ -3,10 +3,11 @@
 Store operations are plain synchronous functions of a `Tx` (writes) or a `sa.Connection` (reads), written
 once in SQLAlchemy Core and run on either backend:
 
-- SQLite (the embedded default): the stdlib driver under SQLAlchemy. All writes run on one dedicated
-  thread, a batch of queued operations per transaction, so a burst of writes costs one thread hop and one
-  commit instead of one of each per statement (what aiosqlite would cost). Reads run inline on the event
-  loop on their own WAL connection: they are short, indexed and never wait for the writer.
+- SQLite (the embedded default): the stdlib driver under SQLAlchemy, run inline on the event loop: a
+  batch of queued write operations per transaction (one commit for many writes), reads on their own WAL
+  connection. Statements are short and indexed, and the work is CPU in Python either way, so a thread
+  would add hops and lock contention, not parallelism (what aiosqlite would cost per statement). The one
+  slow thing, the WAL checkpoint with its fsync, runs on a thread of its own.
 - PostgreSQL (asyncpg): the same operations through `AsyncConnection.run_sync`, batched the same way;
   reads from the pool. Notifications also travel between processes with LISTEN/NOTIFY, so several
   `hub serve` processes sharing one database hear each other's changes.
@@ -87,8 +88,11 @@ class Database:
             )
             for engine in (self._write_engine, self._read_engine):
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
+            self._writer_conn = self._write_engine.connect()
+            self._writer_conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # checkpoints: see _checkpoints
             self._reader = self._read_engine.connect()
+            self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-checkpoint")
+            self._checkpoint_task = asyncio.get_running_loop().create_task(self._checkpoints())
         else:
             self._engine = create_async_engine(self.url.set(drivername="postgresql+asyncpg"), pool_size=10, max_overflow=10)
             await self._listen_pg()
@@ -100,7 +104,9 @@ class Database:
             self._kick.set()
             await self._writer_task
         if self.dialect == "sqlite":
-            self._thread.shutdown(wait=True)
+            self._checkpoint_task.cancel()
+            self._checkpointer.shutdown(wait=True)
+            self._writer_conn.close()
             self._reader.close()
             self._write_engine.dispose()
             self._read_engine.dispose()
@@ -144,7 +150,7 @@ class Database:
 
     async def _run(self, batch: list) -> tuple[list[tuple[bool, Any]], list[tuple[str, str]]]:
         if self.dialect == "sqlite":
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync_sqlite, batch)
+            return self._run_sync_sqlite(batch)
         async with self._engine.connect() as conn:
             return await conn.run_sync(self._run_batch, batch)
 
@@ -183,6 +189,25 @@ class Database:
                 sa.text("SELECT pg_notify(:channel, :payload)"),
                 [{"channel": CHANNEL, "payload": f"{self.instance}|{t}|{p}"} for t, p in tx.notes],
             )
+
+    async def _checkpoints(self) -> None:
+        """Fold the WAL into the database file every second, off the event loop (PASSIVE: never waits)."""
+        path = sqlite_path(self.url.render_as_string(hide_password=False))
+
+        def checkpoint() -> None:
+            conn = sqlite3.connect(path, timeout=10)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await loop.run_in_executor(self._checkpointer, checkpoint)
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpoint failed: %s", exc)
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -132,10 +132,31 @@ class Stored(msgspec.Struct, Generic[S]):
     audience: str | None = None  # Locations only
 
 
-def get(conn: sa.Connection, kind: Kind[S], key: Sequence[str]) -> Stored[S] | None:
+class _Statements(NamedTuple):
+    get: sa.Select
+    exists: sa.Select
+    insert: sa.Insert
+    update: sa.Update
+    delete: sa.Delete
+
+
+@lru_cache(maxsize=None)
+def _statements(kind: Kind[Any]) -> _Statements:
+    """The statements by primary key, built once (the key travels as parameters k0, k1, ...), so that a
+    write pays neither for building SQL expressions nor for compiling them."""
     t = kind.table
+    where = sa.and_(*(c == sa.bindparam(f"k{i}") for i, c in enumerate(kind.key_columns)))  # type: ignore[attr-defined]
     cols = [t.c.doc, t.c.source_platform] + ([t.c.audience] if kind is LOCATION else [])
-    row = conn.execute(sa.select(*cols).where(kind.where_key(key))).first()
+    return _Statements(sa.select(*cols).where(where), sa.select(sa.literal(1)).where(where), sa.insert(t),
+                       sa.update(t).where(where), sa.delete(t).where(where))
+
+
+def _key(key: Sequence[str]) -> dict[str, str]:
+    return {f"k{i}": v for i, v in enumerate(key)}
+
+
+def get(conn: sa.Connection, kind: Kind[S], key: Sequence[str]) -> Stored[S] | None:
+    row = conn.execute(_statements(kind).get, _key(key)).first()
     return None if row is None else Stored(kind.decode(row.doc), *row[1:])
 
 
@@ -159,10 +180,11 @@ def _by_keys(kind: Kind[Any], n: int) -> sa.Select:
 
 def save(
     conn: sa.Connection, kind: Kind[S], obj: S, rendered: bytes, source_platform: int | None, exists: bool | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None, previous: S | None = None,
 ) -> bool:
-    """Insert or replace; returns True when the object is new. `extra`: columns worked out by the caller."""
-    t = kind.table
+    """Insert or replace; returns True when the object is new. `extra`: columns worked out by the caller;
+    `previous`: the version this one replaces, when the caller has it (spares rewriting unchanged indexes)."""
+    stmts = _statements(kind)
     key = kind.key(obj)
     values = {
         "stored_us": now_us(),
@@ -174,23 +196,34 @@ def save(
         "rendered": rendered,
     }
     if exists is None:
-        exists = conn.execute(sa.select(sa.literal(1)).where(kind.where_key(key))).first() is not None
+        exists = conn.execute(stmts.exists, _key(key)).first() is not None
     if exists:
-        conn.execute(sa.update(t).where(kind.where_key(key)).values(**values))
+        conn.execute(stmts.update, {**_key(key), **values})
     else:
-        conn.execute(sa.insert(t).values(**dict(zip((c.name for c in kind.key_columns), key)), **values))  # type: ignore[attr-defined]
+        conn.execute(stmts.insert, {**dict(zip((c.name for c in kind.key_columns), key)), **values})  # type: ignore[attr-defined]
     if kind is LOCATION:
-        _index_evses(conn, obj)  # type: ignore[arg-type]
+        _index_evses(conn, obj, previous)  # type: ignore[arg-type]
     return not exists
 
 
 def delete(conn: sa.Connection, kind: Kind[Any], key: Sequence[str]) -> bool:
-    return conn.execute(sa.delete(kind.table).where(kind.where_key(key))).rowcount > 0
+    return conn.execute(_statements(kind).delete, _key(key)).rowcount > 0
 
 
-def _index_evses(conn: sa.Connection, loc: model.Location) -> None:
+_EVSE_STATUS = sa.update(schema.evses).where(
+    schema.evses.c.country_code == sa.bindparam("k0"), schema.evses.c.party_id == sa.bindparam("k1"),
+    schema.evses.c.location_id == sa.bindparam("k2"), schema.evses.c.uid == sa.bindparam("k3"),
+)
+
+
+def _index_evses(conn: sa.Connection, loc: model.Location, previous: model.Location | None) -> None:
     t = schema.evses
     cc, pid, lid = LOCATION.key(loc)
+    if previous is not None and [(e.uid, e.evse_id) for e in previous.evses] == [(e.uid, e.evse_id) for e in loc.evses]:
+        for old, new in zip(previous.evses, loc.evses):  # the same EVSEs: only statuses may have moved
+            if old.status != new.status:
+                conn.execute(_EVSE_STATUS, {"k0": cc, "k1": pid, "k2": lid, "k3": new.uid.upper(), "status": new.status})
+        return
     conn.execute(sa.delete(t).where(t.c.country_code == cc, t.c.party_id == pid, t.c.location_id == lid))
     if loc.evses:
         conn.execute(

@@ -183,6 +183,7 @@ commands = sa.Table(
     sa.Column("request", sa.LargeBinary, nullable=False),  # canonical JSON of the request
     sa.Column("created_us", TS, nullable=False),
     sa.Column("updated_us", TS, nullable=False),
+    sa.Index("ix_commands_receiver", "kind", "receiver_country_code", "receiver_party_id", "created_us"),
 )
 
 # --- the transactional outbox --------------------------------------------------------------------
