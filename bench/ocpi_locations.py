@@ -78,7 +78,7 @@ def _free_port() -> int:
 
 
 def _serve(url: str, port: int, cache_mb: int) -> subprocess.Popen:
-    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1", "HUB_LOG_LEVEL": "WARNING",
+    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1", "HUB_OCPP_PORT": "0", "HUB_LOG_LEVEL": "WARNING",
            "HUB_PAGE_CACHE_MB": str(cache_mb)}
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--no-migrate"], env=env, cwd=ROOT)
     deadline = time.time() + 30

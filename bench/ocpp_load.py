@@ -98,10 +98,14 @@ def _serve(url: str, http_port: int, ocpp_port: int) -> subprocess.Popen:
 
 
 def _rss_mb(pid: int) -> float:
+    """The RSS of a process and its children (granian serves the app from a worker process)."""
+    total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+            total += int(line.split()[1]) / 1024
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        total += _rss_mb(int(child))
+    return total
 
 
 # --- the load ---------------------------------------------------------------------------------------------
@@ -117,6 +121,8 @@ class Charger:
         self.meter = 100_000 + n
         self.tx: str | None = None
         self.status = 0
+        self.run = os.urandom(3).hex()  # 2.0.1 transaction ids are the station's: unique across runs
+        self.last_error = ""
 
     def _frame(self, action: str, payload: str) -> tuple[str, str]:
         self.seq += 1
@@ -153,7 +159,7 @@ class Charger:
         if step == "start":
             if v16:
                 return self._frame("StartTransaction", f'{{"connectorId":1,"idTag":"{TOKEN_UID}","meterStart":{self.meter},"timestamp":"{_now()}"}}')
-            self.tx = f"{self.identity}-{self.seq}"
+            self.tx = f"{self.identity}-{self.run}-{self.seq}"
             return self._frame("TransactionEvent", self._event("Started", "Authorized", id_token=True))
         if step == "meter":
             self.meter += 250
@@ -183,6 +189,7 @@ class Charger:
     def answered(self, step: str, raw: str) -> bool:
         msg = msgspec.json.decode(raw)
         if msg[0] != 3:
+            self.last_error = f"{step}: {msg[2]} {msg[3]}"
             return False
         if step == "start" and self.version == "1.6":
             self.tx = str(msg[2]["transactionId"])
@@ -213,7 +220,9 @@ async def _drive(n: int, version: str, port: int, stop_at: float, interval: floa
             t1 = time.perf_counter()
             if time.time() >= start_at:
                 result["lat"].append(t1 - t0)
-                result["errors"] += not ok
+                if not ok:
+                    result["errors"] += 1
+                    result["samples"].add(charger.last_error)
             if interval:
                 next_at += interval
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -226,7 +235,7 @@ def _loadgen(first: int, count: int, version: str, port: int, seconds: float, ra
         uvloop.install()
     except ImportError:
         pass
-    result = {"lat": [], "errors": 0, "connected": 0}
+    result = {"lat": [], "errors": 0, "connected": 0, "samples": set()}
     interval = count / rate if rate else 0.0
 
     async def main() -> None:
@@ -251,7 +260,8 @@ def _run_load(version: str, port: int, chargers: int, seconds: float, rate: floa
     lat = sorted(x for r in results for x in r["lat"])
     n = len(lat)
     return {"msgs": n, "rate": n / seconds, "p50": lat[n // 2] * 1000 if n else 0, "p99": lat[int(n * 0.99)] * 1000 if n else 0,
-            "errors": sum(r["errors"] for r in results), "connected": sum(r["connected"] for r in results)}
+            "errors": sum(r["errors"] for r in results), "connected": sum(r["connected"] for r in results),
+            "samples": set().union(*(r["samples"] for r in results))}
 
 
 async def _hold(version: str, port: int, count: int, ready: multiprocessing.Event, done: multiprocessing.Event) -> None:
@@ -341,6 +351,9 @@ def main() -> None:
         per = (idle["rss"] - idle["before"]) * 1024 / args.idle if idle else 0
         print(f"{version:<7}{s['rate']:>16.0f}{s['p50']:>8.1f}{s['p99']:>8.1f}{s['errors'] + r['errors']:>7} |{r['p50']:>20.1f}{r['p99']:>8.1f} |"
               f"{args.idle if idle else 0:>11}{idle.get('rss', 0):>11.0f}{per:>8.1f}")
+    for version, s, r, _, _ in rows:
+        for sample in sorted(s["samples"] | r["samples"])[:5]:
+            print(f"  {version} CallError seen: {sample}")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Lite
             description="OCPI 2.2.1 hub (Sender interfaces under /ocpi/2.2.1/sender, Receiver under /ocpi/2.2.1/receiver).",
         ),
         debug=False,
+        logging_config=None,  # logs.setup has configured logging; litestar's default would replace it
     )
     app.state.hub = hub
     return app

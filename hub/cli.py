@@ -53,16 +53,36 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings()
     if not args.no_migrate:
         upgrade(settings.database_url)
+    simulators = []
     if args.demo:
         from fixtures import demo
 
         asyncio.run(demo.load(settings))
-    print(f"hub {settings.hub_party} serving OCPI at {settings.base_url}/ocpi/versions", flush=True)
-    Granian(
-        "hub.app:create_app", factory=True, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
-        workers=1, loop=Loops.uvloop if _has("uvloop") else Loops.asyncio, log_level=settings.log_level.lower(),  # type: ignore[arg-type]
-        log_access=False, websockets=False,
-    ).serve()
+        simulators = [_demo_simulator(settings, prefix, version, demo.DRIVER_TOKEN, args.demo_session_seconds)
+                      for prefix, version in demo.CHARGERS]
+    print(f"hub {settings.hub_party} serving OCPI at {settings.base_url}/ocpi/versions, OCPP at {settings.ocpp_url}/<identity>", flush=True)
+    try:
+        Granian(
+            "hub.app:create_app", factory=True, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
+            workers=1, loop=Loops.uvloop if _has("uvloop") else Loops.asyncio, log_level=settings.log_level.lower(),  # type: ignore[arg-type]
+            log_access=False, websockets=False,
+        ).serve()
+    finally:
+        for proc in simulators:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _demo_simulator(settings: Settings, prefix: str, version: str, id_tag: str, seconds: float) -> Any:
+    """A simulated charger of the demo, running sessions against this hub (it retries until the hub listens)."""
+    import subprocess
+
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return subprocess.Popen([
+        sys.executable, "-m", "hub.cli", "simulate", "--hub-url", f"ws://{host}:{settings.ocpp_port}", "--prefix", prefix,
+        "--ocpp", version, "--sessions", "--id-tag", id_tag, "--session-seconds", str(seconds),
+        "--meter-interval", str(min(5.0, seconds / 3)),
+    ])
 
 
 def _has(module: str) -> bool:
@@ -205,7 +225,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the hub (HTTP: OCPI; settings from HUB_* environment variables)")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
-    s.add_argument("--demo", action="store_true", help="load the demo parties and data from fixtures/ first")
+    s.add_argument("--demo", action="store_true",
+                   help="load the demo parties and data from fixtures/ first, and run its two simulated chargers")
+    s.add_argument("--demo-session-seconds", type=float, default=30.0, help="how long the demo chargers' sessions last")
     s.add_argument("--no-migrate", action="store_true", help="do not upgrade the database schema first")
     s.set_defaults(fn=cmd_serve)
 

@@ -30,6 +30,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 def hub_env(tmp_path: Path) -> dict[str, str]:
     port = free_port()
     return {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db", "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1",
+            "HUB_OCPP_PORT": str(free_port()),
             "HUB_LOG_LEVEL": "WARNING", "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}"}
 
 
@@ -48,7 +49,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def serving(hub_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
-    proc = subprocess.Popen(HUB + ["serve", "--demo"], env={**os.environ, **hub_env}, cwd=ROOT,
+    proc = subprocess.Popen(HUB + ["serve", "--demo", "--demo-session-seconds", "2"], env={**os.environ, **hub_env}, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = hub_env["HUB_PUBLIC_URL"]
     try:
@@ -79,7 +80,7 @@ def test_invite_prints_token_and_versions_url(hub_env: dict[str, str]) -> None:
 
 def test_help_lists_the_commands() -> None:
     result = subprocess.run(HUB + ["--help"], capture_output=True, text=True, cwd=ROOT)
-    assert all(c in result.stdout for c in ("serve", "db", "ocpi", "outbox"))
+    assert all(c in result.stdout for c in ("serve", "db", "ocpi", "chargers", "simulate", "outbox"))
 
 
 def test_serve_demo_can_be_explored_with_the_demo_token(serving: tuple[str, dict[str, str]]) -> None:
@@ -90,10 +91,31 @@ def test_serve_demo_can_be_explored_with_the_demo_token(serving: tuple[str, dict
     assert versions["data"] == [{"version": "2.2.1", "url": f"{url}/ocpi/2.2.1"}]
     r = httpx.get(f"{url}/ocpi/2.2.1/sender/locations", params={"limit": 2}, headers=auth)
     assert r.status_code == 200 and r.json()["status_code"] == 1000
-    assert r.headers["x-total-count"] == "35" and len(r.json()["data"]) == 2 and 'rel="next"' in r.headers["link"]
+    assert r.headers["x-total-count"] == "36" and len(r.json()["data"]) == 2 and 'rel="next"' in r.headers["link"]
     assert httpx.get(f"{url}/ocpi/2.2.1/sender/tariffs", headers=auth).json()["data"]
     assert httpx.get(f"{url}/ocpi/2.2.1/sender/locations").status_code == 401
     assert httpx.get(f"{url}/schema/openapi.json").json()["info"]["title"] == "EV roaming hub"
+
+
+def test_serve_demo_runs_chargers_whose_sessions_and_cdrs_reach_the_demo_emsp(serving: tuple[str, dict[str, str]]) -> None:
+    """What the README shows after `make run`: two simulated chargers (OCPP 1.6 and 2.0.1) at GreenCharge's
+    demo site, their EVSEs in the Location, their Sessions and CDRs at the demo eMSP."""
+    url, env = serving
+    auth = {"Authorization": "Token " + base64.b64encode(b"demo-emsp-token").decode()}
+    deadline = time.time() + 60
+    cdrs: list = []
+    while time.time() < deadline and {c["cdr_location"]["evse_uid"] for c in cdrs} != {"DEMO16-1-1", "DEMO201-1-1"}:
+        time.sleep(0.5)
+        cdrs = httpx.get(f"{url}/ocpi/2.2.1/sender/cdrs", headers=auth).json()["data"]
+    assert {c["cdr_location"]["evse_uid"] for c in cdrs} == {"DEMO16-1-1", "DEMO201-1-1"}
+    assert all(c["cdr_token"]["uid"] == "04A1B2C3D4E5F6" and c["total_energy"] > 0 and c["total_cost"]["excl_vat"] > 0 for c in cdrs)
+    sessions = httpx.get(f"{url}/ocpi/2.2.1/sender/sessions", params={"date_from": "2026-01-01T00:00:00Z"}, headers=auth).json()["data"]
+    assert {s["id"] for s in sessions} >= {c["session_id"] for c in cdrs}
+    site = httpx.get(f"{url}/ocpi/2.2.1/sender/locations/DEMO-OCPP", headers=auth).json()["data"]
+    assert {e["uid"] for e in site["evses"]} == {"DEMO16-1-1", "DEMO16-1-2", "DEMO201-1-1", "DEMO201-1-2"}  # two connectors each
+    listed = {c["identity"]: c for c in json.loads(run(["chargers", "list"], env).stdout)}
+    assert listed["DEMO16-1"]["protocol"] == "ocpp1.6" and listed["DEMO201-1"]["protocol"] == "ocpp2.0.1"
+    assert listed["DEMO16-1"]["connected"] and listed["DEMO201-1"]["connected"]
 
 
 async def test_a_party_registers_with_a_running_hub_and_is_listed(serving: tuple[str, dict[str, str]]) -> None:

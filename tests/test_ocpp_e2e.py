@@ -186,7 +186,56 @@ async def test_unlock_and_charging_profile_reach_the_charger(site: Site, version
     await eventually(lambda: site.emsp.received["chargingprofiles"])
     assert site.emsp.received["chargingprofiles"][-1].body == {"result": "ACCEPTED"}
     assert "SetChargingProfile" in [a for a, _ in cp.remote_requests]
+    # the active profile (GetCompositeSchedule), then clearing it (ClearChargingProfile)
+    asked = {"duration": "900", "response_url": f"{site.emsp.url}/2.2.1/chargingprofiles/result/2"}
+    r = await site.emsp.send("GET", "chargingprofiles", "RECEIVER", session_id, params=asked)
+    assert r.json()["data"]["result"] == "ACCEPTED", r.text
+    await eventually(lambda: len(site.emsp.received["chargingprofiles"]) >= 2)
+    active = site.emsp.received["chargingprofiles"][-1].body
+    assert active["result"] == "ACCEPTED" and active["profile"]["charging_profile"]["charging_profile_period"] == [{"start_period": 0, "limit": 16.0}]
+    cleared = {"response_url": f"{site.emsp.url}/2.2.1/chargingprofiles/result/3"}
+    r = await site.emsp.send("DELETE", "chargingprofiles", "RECEIVER", session_id, params=cleared)
+    assert r.json()["data"]["result"] == "ACCEPTED", r.text
+    await eventually(lambda: len(site.emsp.received["chargingprofiles"]) >= 3)
+    assert site.emsp.received["chargingprofiles"][-1].body == {"result": "ACCEPTED"}
+    assert {"GetCompositeSchedule", "ClearChargingProfile"} <= {a for a, _ in cp.remote_requests}
     await session_task
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_reservation_is_made_and_cancelled_on_the_charger(site: Site, version: str) -> None:
+    cp = await site.charger("CP1", version)
+    expiry = (datetime.now(timezone.utc) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"response_url": f"{site.emsp.url}/2.2.1/commands/RESERVE_NOW/11", "token": d.token(uid=UID), "expiry_date": expiry,
+            "reservation_id": "RES1", "location_id": "LOC1", "evse_uid": "CP1-1"}
+    r = await site.emsp.send("POST", "commands", "RECEIVER", "RESERVE_NOW", msgspec.json.encode(body), to="NL/GRN")
+    assert r.json()["data"]["result"] == "ACCEPTED", r.text
+    await eventually(lambda: any(x.path == "RESERVE_NOW/11" for x in site.emsp.received["commands"]))
+    assert site.emsp.received["commands"][-1].body == {"result": "ACCEPTED"}
+    (reserved,) = [args for action, args in cp.remote_requests if action == "ReserveNow"]
+    body = {"response_url": f"{site.emsp.url}/2.2.1/commands/CANCEL_RESERVATION/12", "reservation_id": "RES1"}
+    r = await site.emsp.send("POST", "commands", "RECEIVER", "CANCEL_RESERVATION", msgspec.json.encode(body), to="NL/GRN")
+    assert r.json()["data"]["result"] == "ACCEPTED", r.text
+    await eventually(lambda: any(x.path == "CANCEL_RESERVATION/12" for x in site.emsp.received["commands"]))
+    assert site.emsp.received["commands"][-1].body == {"result": "ACCEPTED"}
+    (cancelled,) = [args for action, args in cp.remote_requests if action == "CancelReservation"]
+    assert cancelled["reservation_id"] == reserved.get("reservation_id", reserved.get("id"))  # the hub's OCPP number for RES1
+    body = {"response_url": f"{site.emsp.url}/2.2.1/commands/CANCEL_RESERVATION/13", "reservation_id": "NO-SUCH"}
+    r = await site.emsp.send("POST", "commands", "RECEIVER", "CANCEL_RESERVATION", msgspec.json.encode(body), to="NL/GRN")
+    assert r.json()["data"]["result"] == "REJECTED", r.text
+
+
+async def test_an_unreachable_emsp_falls_back_on_the_token_whitelist(site: Site) -> None:
+    """Real-time authorization that cannot reach the eMSP: an ALLOWED token is accepted as whitelisted, a NEVER one refused."""
+    from ocpp.v16 import call
+
+    cp = await site.charger("CP1", "1.6")
+    never = d.token(uid="0BADC0DE", whitelist="NEVER")
+    r = await site.emsp.send("PUT", "tokens", "RECEIVER", "NL/EMS/0BADC0DE", msgspec.json.encode(never), to="NL/HUB")
+    assert r.status_code == 201
+    await site.emsp.stop()
+    assert (await cp.call(call.Authorize(id_tag=UID))).id_tag_info["status"] == "Accepted"
+    assert (await cp.call(call.Authorize(id_tag="0BADC0DE"))).id_tag_info["status"] == "Invalid"
 
 
 async def test_unknown_charger_and_wrong_password_are_refused(site: Site) -> None:

@@ -23,6 +23,7 @@ from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,7 @@ class Sim201(ChargePoint201):
 
     @on(Action201.cancel_reservation)
     def on_cancel(self, reservation_id: int, **kw: Any) -> Any:
+        self.remote_requests.append(("CancelReservation", {"reservation_id": reservation_id}))
         return result201.CancelReservation(status="Accepted")
 
     @on(Action201.set_charging_profile)
@@ -203,12 +205,14 @@ class Sim201(ChargePoint201):
 
     @on(Action201.get_composite_schedule)
     def on_composite(self, duration: int, evse_id: int, **kw: Any) -> Any:
+        self.remote_requests.append(("GetCompositeSchedule", {"evse_id": evse_id}))
         return result201.GetCompositeSchedule(status="Accepted", schedule={
             "evse_id": evse_id, "duration": duration, "schedule_start": now(), "charging_rate_unit": "A",
             "charging_schedule_period": [{"start_period": 0, "limit": 16.0}]})
 
     @on(Action201.clear_charging_profile)
     def on_clear_profile(self, **kw: Any) -> Any:
+        self.remote_requests.append(("ClearChargingProfile", kw))
         return result201.ClearChargingProfile(status="Accepted")
 
     def _spawn(self, coro: Any) -> None:
@@ -292,7 +296,7 @@ async def _one(args: argparse.Namespace, n: int) -> None:
             await reader if not args.count else None
             await ws.close()
             return
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (OSError, asyncio.TimeoutError, WebSocketException) as exc:  # the hub is not up (yet), or went away
             print(f"{identity}: {exc}; retrying in 3 s", flush=True)
             await asyncio.sleep(3)
 
