@@ -17,25 +17,19 @@ import base64
 import multiprocessing
 import os
 import random
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
-from pathlib import Path
 
 import asyncpg
-import httpx
 from sqlalchemy.engine import make_url
 
-from bench import httpload
+from bench import hubproc, httpload
 from fixtures import generate
 from hub.model import PartyId
 from hub.settings import Settings
 from hub.store.migrate import upgrade
 
 TOKEN = "bench-emsp-token"  # noqa: S105
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _fill(url: str, count: int) -> None:
@@ -69,29 +63,6 @@ async def _fill(url: str, count: int) -> None:
         await hub.stop()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(url: str, port: int, cache_mb: int) -> subprocess.Popen:
-    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1", "HUB_OCPP_PORT": "0", "HUB_LOG_LEVEL": "WARNING",
-           "HUB_PAGE_CACHE_MB": str(cache_mb)}
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--no-migrate"], env=env, cwd=ROOT)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the hub did not start")
-
-
 def _load(port: int, limit: int, count: int, connections: int, seconds: float, queue: multiprocessing.Queue) -> None:
     offsets = range(0, max(1, count - limit), max(1, limit // 2))
     paths = [f"/ocpi/2.2.1/sender/locations?offset={o}&limit={limit}" for o in offsets]
@@ -106,8 +77,8 @@ def measure(url: str, args: argparse.Namespace) -> list[tuple[str, int, dict]]:
     asyncio.run(_fill(url, args.locations))
     out = []
     for mode, cache_mb in (("cache", 64), ("database", 0)):
-        port = _free_port()
-        proc = _serve(url, port, cache_mb)
+        port = hubproc.free_port()
+        proc = hubproc.serve(url, port, HUB_PAGE_CACHE_MB=str(cache_mb))
         try:
             for limit in (10, 100):
                 queue: multiprocessing.Queue = multiprocessing.Queue()

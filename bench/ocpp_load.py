@@ -27,16 +27,14 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import msgspec
 
+from bench import hubproc
 from fixtures import generate
 from hub.model import PartyId
 
-ROOT = Path(__file__).resolve().parent.parent
 CPO = PartyId("NL", "BEN")
 TOKEN_UID = "BENCHTOKEN01"
 
@@ -80,21 +78,6 @@ async def _prepare(url: str, count: int) -> None:
             await core.db.write(op)
     finally:
         await hub.stop()
-
-
-def _serve(url: str, http_port: int, ocpp_port: int) -> subprocess.Popen:
-    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_PORT": str(http_port), "HUB_OCPP_PORT": str(ocpp_port),
-           "HUB_HOST": "127.0.0.1", "HUB_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--no-migrate"], env=env, cwd=ROOT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the hub did not start")
 
 
 def _rss_mb(pid: int) -> float:
@@ -298,14 +281,6 @@ def _raise_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--chargers", type=int, default=1000)
@@ -319,11 +294,11 @@ def main() -> None:
     rows = []
     for version in args.versions.split(","):
         url = os.environ.get("HUB_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/ocpp-bench.db"
-        subprocess.run([sys.executable, "-m", "hub.cli", "db", "upgrade"], env={**os.environ, "HUB_DATABASE_URL": url}, cwd=ROOT,
+        subprocess.run([sys.executable, "-m", "hub.cli", "db", "upgrade"], env={**os.environ, "HUB_DATABASE_URL": url}, cwd=hubproc.ROOT,
                        check=True, capture_output=True)
         asyncio.run(_prepare(url, total))
-        http_port, ocpp_port = _free_port(), _free_port()
-        hub = _serve(url, http_port, ocpp_port)
+        http_port, ocpp_port = hubproc.free_port(), hubproc.free_port()
+        hub = hubproc.serve(url, http_port, HUB_OCPP_PORT=str(ocpp_port))
         try:
             base_rss = _rss_mb(hub.pid)
             saturated = _run_load(version, ocpp_port, args.chargers, args.seconds, 0, args.loadgen_procs)

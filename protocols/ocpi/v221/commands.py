@@ -7,7 +7,7 @@ A CPO whose chargers the hub runs itself is served by a local executor (the OCPP
 from __future__ import annotations
 
 import msgspec
-from litestar import Request, Response, delete, get, post, put
+from litestar import Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
