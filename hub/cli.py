@@ -307,11 +307,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import sqlalchemy as sa
+
+    from hub.services.errors import HubError
+
     args = parser().parse_args(argv)
     try:
         args.fn(args)
     except KeyboardInterrupt:
         sys.exit(130)
+    except HubError as exc:  # bad input: say what is wrong, no traceback
+        sys.exit(f"hub: {exc.message}")
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            sys.exit("hub: the database has no schema yet: run `hub db upgrade` (or `hub serve`, which migrates first)")
+        raise
 
 
 if __name__ == "__main__":

@@ -133,6 +133,23 @@ async def test_a_party_registers_with_a_running_hub_and_is_listed(serving: tuple
     assert cpx["status"] == "CONNECTED" and cpx["registered"] and "location" in cpx["serves"]
 
 
+def test_chargers_add_creates_the_location_and_prints_the_ocpp_url(hub_env: dict[str, str]) -> None:
+    run(["db", "upgrade"], hub_env)
+    added = run(["chargers", "add", "--identity", "CP-0001", "--party", "NL/GRN", "--location-id", "LOC-UTR-1",
+                 "--password", "a-secret-of-16-to-40-chars", "--address", "Stationsplein 1", "--city", "Utrecht",
+                 "--country", "NLD", "--lat", "52.0894", "--lon", "5.1102"], hub_env)
+    assert added.returncode == 0, added.stderr
+    ocpp = f"ws://127.0.0.1:{hub_env['HUB_OCPP_PORT']}/ocpp"
+    assert json.loads(added.stdout) == {"identity": "CP-0001", "ocpp_url": f"{ocpp}/CP-0001", "location_id": "LOC-UTR-1"}
+    (listed,) = json.loads(run(["chargers", "list"], hub_env).stdout)
+    assert (listed["identity"], listed["party"], listed["connected"]) == ("CP-0001", "NL/GRN", False)
+    short = run(["chargers", "add", "--identity", "CP-0002", "--party", "NL/GRN", "--location-id", "LOC-UTR-1", "--password", "short"], hub_env)
+    assert short.returncode == 1 and "16 to 40" in short.stderr and "Traceback" not in short.stderr
+    unknown = run(["chargers", "add", "--identity", "CP-0003", "--party", "NL/GRN", "--location-id", "NOWHERE"], hub_env)
+    assert unknown.returncode == 1 and "NOWHERE" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert len(json.loads(run(["chargers", "list"], hub_env).stdout)) == 1
+
+
 def test_outbox_commands_answer(hub_env: dict[str, str]) -> None:
     run(["db", "upgrade"], hub_env)
     listed = run(["outbox", "list", "--status", "parked"], hub_env)
