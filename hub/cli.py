@@ -58,8 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         from fixtures import demo
 
         asyncio.run(demo.load(settings))
-        simulators = [_demo_simulator(settings, prefix, version, demo.DRIVER_TOKEN, args.demo_session_seconds)
-                      for prefix, version in demo.CHARGERS]
+        simulators = demo.start_chargers(settings, args.demo_session_seconds)
     print(f"hub {settings.hub_party} serving OCPI at {settings.base_url}/ocpi/versions, OCPP at {settings.ocpp_url}/<identity>", flush=True)
     try:
         Granian(
@@ -71,18 +70,6 @@ def cmd_serve(args: argparse.Namespace) -> None:
         for proc in simulators:
             proc.terminate()
             proc.wait(10)
-
-
-def _demo_simulator(settings: Settings, prefix: str, version: str, id_tag: str, seconds: float) -> Any:
-    """A simulated charger of the demo, running sessions against this hub (it retries until the hub listens)."""
-    import subprocess
-
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    return subprocess.Popen([
-        sys.executable, "-m", "hub.cli", "simulate", "--hub-url", f"ws://{host}:{settings.ocpp_port}", "--prefix", prefix,
-        "--ocpp", version, "--sessions", "--id-tag", id_tag, "--session-seconds", str(seconds),
-        "--meter-interval", str(min(5.0, seconds / 3)),
-    ])
 
 
 def _has(module: str) -> bool:

@@ -105,7 +105,8 @@ class Charging:
         self._statuses: dict[str, dict[str, dict[str, str]]] = {}  # identity -> evse uid -> connector id -> status
         self._grace: dict[str, asyncio.Task] = {}
         self._tx: dict[tuple[str, str], Running] = {}
-        self._auth: dict[tuple[str, str], tuple[float, model.Authorization]] = {}  # Authorize, then the start it precedes
+        # a charger's last Authorize (until, uid, answer), for the start it precedes: one per charger, so bounded
+        self._auth: dict[str, tuple[float, str, model.Authorization]] = {}
         db.subscribe(self._on_change)
 
     def _on_change(self, topic: str, identity: str) -> None:
@@ -267,13 +268,13 @@ class Charging:
 
     async def authorize(self, identity: str, uid: str, type_: str | None = None) -> model.Authorization:
         auth = await self._authorize(identity, uid, type_)
-        self._auth[(identity, uid.upper())] = (time.monotonic() + AUTH_REUSE, auth)
+        self._auth[identity] = (time.monotonic() + AUTH_REUSE, uid.upper(), auth)
         return auth
 
     def _fresh_authorization(self, identity: str, uid: str) -> model.Authorization | None:
         """The answer to the Authorize a charger sent just before starting (asked once, not twice)."""
-        found = self._auth.pop((identity, uid.upper()), None)
-        return found[1] if found and found[0] > time.monotonic() else None
+        until, asked, auth = self._auth.pop(identity, (0.0, "", None))
+        return auth if asked == uid.upper() and until > time.monotonic() else None
 
     async def _authorize(self, identity: str, uid: str, type_: str | None) -> model.Authorization:
         charger = await self._charger(identity)
