@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
+
+from hub.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,3 +44,30 @@ def serve(database_url: str, port: int, **env: str) -> subprocess.Popen:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("the hub did not start")
+
+
+@contextmanager
+def database(backend: str) -> Iterator[str]:
+    """A new, migrated database's URL: a temporary SQLite file, or a PostgreSQL database created for the run
+    on HUB_BENCH_PG_URL (default postgresql+asyncpg://postgres@127.0.0.1/postgres; it must allow CREATE
+    DATABASE) and dropped afterwards."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+        upgrade(url)
+        yield url
+        return
+    admin = make_url(os.environ.get("HUB_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1/postgres"))
+    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
+
+    async def admin_sql(sql: str) -> None:
+        conn = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False))
+        await conn.execute(sql)
+        await conn.close()
+
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        url = admin.set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

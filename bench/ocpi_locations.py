@@ -6,7 +6,7 @@ For each backend: a temporary database holding N generated locations (2-4 EVSEs 
 the hub started with `hub serve` in its own process, then 16 keep-alive connections in another process
 paging through the list with random offsets (limit=10, then limit=100) as an eMSP would. Prints req/s,
 p50 and p99 latency, and the errors (any answer that is not HTTP 200 + OCPI 1000 counts).
-PostgreSQL: HUB_BENCH_PG_URL (default postgresql+asyncpg://postgres@127.0.0.1/postgres) must allow CREATE DATABASE.
+PostgreSQL: a database created for the run on HUB_BENCH_PG_URL (see bench/hubproc.database).
 """
 
 from __future__ import annotations
@@ -15,19 +15,13 @@ import argparse
 import asyncio
 import base64
 import multiprocessing
-import os
 import random
-import tempfile
-import uuid
 
-import asyncpg
-from sqlalchemy.engine import make_url
 
 from bench import hubproc, httpload
 from fixtures import generate
 from hub.model import PartyId
 from hub.settings import Settings
-from hub.store.migrate import upgrade
 
 TOKEN = "bench-emsp-token"  # noqa: S105
 
@@ -92,12 +86,6 @@ def measure(url: str, args: argparse.Namespace) -> list[tuple[str, int, dict]]:
     return out
 
 
-async def _pg_database(admin_url: str, name: str, create: bool) -> None:
-    conn = await asyncpg.connect(make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False))
-    await conn.execute(f'CREATE DATABASE "{name}"' if create else f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20.0)
@@ -107,21 +95,8 @@ def main() -> None:
     args = p.parse_args()
     rows = []
     for backend in args.backends.split(","):
-        if backend == "sqlite":
-            tmp = tempfile.mkdtemp()
-            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-            upgrade(url)
+        with hubproc.database(backend) as url:
             rows += [(backend, *r) for r in measure(url, args)]
-        else:
-            admin = os.environ.get("HUB_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1/postgres")
-            name = f"hub_bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_pg_database(admin, name, True))
-            url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-            try:
-                upgrade(url)
-                rows += [(backend, *r) for r in measure(url, args)]
-            finally:
-                asyncio.run(_pg_database(admin, name, False))
     print(f"\nGET /ocpi/2.2.1/sender/locations, {args.locations} locations, {args.connections} keep-alive connections, {args.seconds:g} s")
     print(f"{'backend':<11}{'pages from':<10}{'limit':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'errors':>8}")
     for backend, mode, limit, r in rows:

@@ -1,14 +1,14 @@
 """OCPP load on `hub serve` with persistence on: throughput, latency, memory per connection.
 
-    .venv/bin/python -m bench.ocpp_load [--chargers 1000] [--seconds 20] [--versions 1.6,2.0.1] [--idle 10000]
+    .venv/bin/python -m bench.ocpp_load [--chargers 1000] [--seconds 20] [--versions 1.6,2.0.1] [--backends sqlite,postgresql] [--idle 10000]
 
-The hub runs as `hub serve` in its own process on a temporary SQLite database (HUB_BENCH_DATABASE_URL to
-use another). The load generator runs in other processes: raw websockets clients with pre-built frames, so
+The hub runs as `hub serve` in its own process on a new database of each backend (a temporary SQLite file;
+a PostgreSQL database created for the run, see bench/hubproc.database). The load generator runs in other processes: raw websockets clients with pre-built frames, so
 it stays cheap. Each simulated charger boots, then repeats a cycle of 20 messages and waits for every
 answer: Authorize, StartTransaction (2.0.1: TransactionEvent Started), a StatusNotification, 12 MeterValues
 (Updated), StopTransaction (Ended, which prices the CDR), a StatusNotification and 3 Heartbeats. 16 of the
 20 write to the store (each status change is a Location write; each meter reading updates the
-transaction). Three measurements per version:
+transaction). Three measurements per backend and version:
 
 1. saturation: every charger sends as fast as it is answered -> msg/s;
 2. fixed rate: 1,000 msg/s spread over the chargers -> p50/p99 latency;
@@ -22,9 +22,6 @@ import asyncio
 import multiprocessing
 import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -281,54 +278,57 @@ def _raise_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def measure(url: str, version: str, args: argparse.Namespace) -> tuple[dict, dict, dict]:
+    """Saturated, paced and idle runs of one OCPP version against a hub on `url`."""
+    asyncio.run(_prepare(url, max(args.chargers, args.idle)))
+    http_port, ocpp_port = hubproc.free_port(), hubproc.free_port()
+    hub = hubproc.serve(url, http_port, HUB_OCPP_PORT=str(ocpp_port))
+    try:
+        saturated = _run_load(version, ocpp_port, args.chargers, args.seconds, 0, args.loadgen_procs)
+        time.sleep(3)  # let the hub finish what the saturated run left queued
+        paced = _run_load(version, ocpp_port, args.chargers, args.seconds, 1000, args.loadgen_procs)
+        idle = {}
+        if args.idle:
+            ready, done = multiprocessing.Event(), multiprocessing.Event()
+            holder = multiprocessing.Process(target=_holder, args=(version, ocpp_port, args.idle, ready, done))
+            before = _rss_mb(hub.pid)
+            holder.start()
+            ready.wait(600)
+            time.sleep(2)
+            idle = {"rss": _rss_mb(hub.pid), "before": before}
+            done.set()
+            holder.join()
+        return saturated, paced, idle
+    finally:
+        hub.terminate()
+        hub.wait(20)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--chargers", type=int, default=1000)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--versions", default="1.6,2.0.1")
+    p.add_argument("--backends", default="sqlite,postgresql")
     p.add_argument("--idle", type=int, default=10_000, help="connections for the memory measurement (0: skip)")
     p.add_argument("--loadgen-procs", type=int, default=1)
     args = p.parse_args()
     _raise_file_limit()
-    total = max(args.chargers, args.idle)
     rows = []
-    for version in args.versions.split(","):
-        url = os.environ.get("HUB_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/ocpp-bench.db"
-        subprocess.run([sys.executable, "-m", "hub.cli", "db", "upgrade"], env={**os.environ, "HUB_DATABASE_URL": url}, cwd=hubproc.ROOT,
-                       check=True, capture_output=True)
-        asyncio.run(_prepare(url, total))
-        http_port, ocpp_port = hubproc.free_port(), hubproc.free_port()
-        hub = hubproc.serve(url, http_port, HUB_OCPP_PORT=str(ocpp_port))
-        try:
-            base_rss = _rss_mb(hub.pid)
-            saturated = _run_load(version, ocpp_port, args.chargers, args.seconds, 0, args.loadgen_procs)
-            time.sleep(3)  # let the hub finish what the saturated run left queued
-            paced = _run_load(version, ocpp_port, args.chargers, args.seconds, 1000, args.loadgen_procs)
-            idle = {}
-            if args.idle:
-                ready, done = multiprocessing.Event(), multiprocessing.Event()
-                holder = multiprocessing.Process(target=_holder, args=(version, ocpp_port, args.idle, ready, done))
-                before = _rss_mb(hub.pid)
-                holder.start()
-                ready.wait(600)
-                time.sleep(2)
-                idle = {"rss": _rss_mb(hub.pid), "before": before}
-                done.set()
-                holder.join()
-            rows.append((version, saturated, paced, idle, base_rss))
-        finally:
-            hub.terminate()
-            hub.wait(20)
-    print(f"\nOCPP load on `hub serve` (SQLite, persistence on), {args.chargers} chargers, {args.seconds:g} s per run")
-    print(f"{'OCPP':<7}{'saturated msg/s':>16}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7} |{'at 1,000 msg/s: p50':>20}{'p99 ms':>8} |"
+    for backend in args.backends.split(","):
+        for version in args.versions.split(","):
+            with hubproc.database(backend) as url:
+                rows.append((backend, version, *measure(url, version, args)))
+    print(f"\nOCPP load on `hub serve` (persistence on), {args.chargers} chargers, {args.seconds:g} s per run")
+    print(f"{'backend':<11}{'OCPP':<7}{'saturated msg/s':>16}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7} |{'at 1,000 msg/s: p50':>20}{'p99 ms':>8} |"
           f"{'idle conns':>11}{'hub RSS MB':>11}{'KB/conn':>8}")
-    for version, s, r, idle, base in rows:
+    for backend, version, s, r, idle in rows:
         per = (idle["rss"] - idle["before"]) * 1024 / args.idle if idle else 0
-        print(f"{version:<7}{s['rate']:>16.0f}{s['p50']:>8.1f}{s['p99']:>8.1f}{s['errors'] + r['errors']:>7} |{r['p50']:>20.1f}{r['p99']:>8.1f} |"
-              f"{args.idle if idle else 0:>11}{idle.get('rss', 0):>11.0f}{per:>8.1f}")
-    for version, s, r, _, _ in rows:
+        print(f"{backend:<11}{version:<7}{s['rate']:>16.0f}{s['p50']:>8.1f}{s['p99']:>8.1f}{s['errors'] + r['errors']:>7} |"
+              f"{r['p50']:>20.1f}{r['p99']:>8.1f} |{args.idle if idle else 0:>11}{idle.get('rss', 0):>11.0f}{per:>8.1f}")
+    for backend, version, s, r, _ in rows:
         for sample in sorted(s["samples"] | r["samples"])[:5]:
-            print(f"  {version} CallError seen: {sample}")
+            print(f"  {backend} {version} CallError seen: {sample}")
 
 
 if __name__ == "__main__":
