@@ -23,6 +23,7 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.ocpi_locations
+	$(BIN)/python -m bench.ocpp_load
 
 clean:
 	rm -rf $(VENV) hub.db hub.db-wal hub.db-shm .pytest_cache
