@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,41 +27,51 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(HUB + args, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
+def environment(directory: Path) -> dict[str, str]:
+    """Settings of a hub of its own: a database in `directory`, free ports."""
+    port = free_port()
+    return {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{directory}/hub.db", "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1",
+            "HUB_OCPP_PORT": str(free_port()), "HUB_LOG_LEVEL": "WARNING", "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+
+
 @pytest.fixture
 def hub_env(tmp_path: Path) -> dict[str, str]:
-    port = free_port()
-    return {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/hub.db", "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1",
-            "HUB_OCPP_PORT": str(free_port()),
-            "HUB_LOG_LEVEL": "WARNING", "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    return environment(tmp_path)
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
+@contextmanager
+def running(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """A hub process, once /health answers; its output goes to `log` (a pipe nobody reads could fill and stall it)."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_healthy(env["HUB_PUBLIC_URL"], proc, log)
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"the hub exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(f"the hub exited: {log.read_text()}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             time.sleep(0.2)
-    raise AssertionError("the hub did not become healthy")
+    raise AssertionError(f"the hub did not become healthy: {log.read_text()}")
 
 
 @pytest.fixture
-def serving(hub_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
-    proc = subprocess.Popen(HUB + ["serve", "--demo", "--demo-session-seconds", "2"], env={**os.environ, **hub_env}, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = hub_env["HUB_PUBLIC_URL"]
-    try:
-        _wait_healthy(url, proc)
-        yield url, hub_env
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def serving(hub_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    with running(HUB + ["serve", "--demo", "--demo-session-seconds", "2"], hub_env, tmp_path / "hub.log"):
+        yield hub_env["HUB_PUBLIC_URL"], hub_env
 
 
 def test_db_upgrade_creates_the_schema(hub_env: dict[str, str]) -> None:
@@ -180,13 +191,8 @@ def test_dockerfile_copies_what_exists_and_uses_the_entrypoint() -> None:
     assert os.access(ROOT / "docker" / "entrypoint.sh", os.X_OK)
 
 
-def test_entrypoint_migrates_then_serves(hub_env: dict[str, str]) -> None:
+def test_entrypoint_migrates_then_serves(hub_env: dict[str, str], tmp_path: Path) -> None:
     """The image's entrypoint command, run here as the container would run it."""
-    env = {**os.environ, **hub_env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.Popen(["sh", str(ROOT / "docker" / "entrypoint.sh")], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait_healthy(hub_env["HUB_PUBLIC_URL"], proc)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(20)
+    env = {**hub_env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    with running(["sh", str(ROOT / "docker" / "entrypoint.sh")], env, tmp_path / "hub.log"):
+        pass
