@@ -51,7 +51,10 @@ platforms = sa.Table(
     sa.Column("token_in_kind", sa.String(1), nullable=False, server_default="A"),  # A until registered, then B or C
     sa.Column("token_in_prev_hash", sa.String(64), nullable=True),  # the previous token during a rotation overlap
     sa.Column("token_in_prev_until_us", TS, nullable=True),
-    sa.Column("token_out", sa.String(64), nullable=True),  # the token we call them with
+    sa.Column("token_out", sa.String(255), nullable=True),  # the token we call them with, encrypted (hub/store/secrets.py)
+    # the party codes and roles the platform may hold, `CC/PID:ROLE,...`, fixed by the invitation (or by the
+    # operator when the hub registers with a peer); NULL: not fixed yet (an outgoing registration in progress)
+    sa.Column("claims", sa.Text, nullable=True),
     sa.Column("header_codec", sa.String(8), nullable=False, server_default="base64"),  # base64 | raw
     sa.Column("status", sa.String(10), nullable=False, server_default="PLANNED"),
     sa.Column("last_ok_us", TS, nullable=True),  # last successful exchange with them
@@ -149,6 +152,7 @@ sessions = sa.Table(
     *_document(),
     sa.Index("ix_sessions_updated", "updated_us", "country_code", "party_id", "id"),
     sa.Index("ix_sessions_emsp", "emsp_country_code", "emsp_party_id", "updated_us"),
+    sa.Index("ix_sessions_token", "token_uid", "status"),
 )
 
 cdrs = sa.Table(
@@ -184,6 +188,18 @@ commands = sa.Table(
     sa.Column("created_us", TS, nullable=False),
     sa.Column("updated_us", TS, nullable=False),
     sa.Index("ix_commands_receiver", "kind", "receiver_country_code", "receiver_party_id", "created_us"),
+)
+
+# --- changes announced to other processes (SQLite; PostgreSQL uses LISTEN/NOTIFY) ----------------------
+
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(32), nullable=False),  # the process that made the change
+    sa.Column("topic", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("at_us", TS, nullable=False),
 )
 
 # --- the transactional outbox --------------------------------------------------------------------
