@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from hub.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY = "bench-key-that-encrypts-tokens-at-rest"  # noqa: S105 (the benchmarks' own throwaway databases)
 
 
 def free_port() -> int:
@@ -33,7 +34,7 @@ def serve(database_url: str, port: int, **env: str) -> subprocess.Popen:
     """The hub on `database_url` (migrated already), listening on `port`, once /health answers.
     `env`: more HUB_* settings; the OCPP server takes any free port unless HUB_OCPP_PORT says otherwise."""
     env = {**os.environ, "HUB_DATABASE_URL": database_url, "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1",
-           "HUB_LOG_LEVEL": "WARNING", "HUB_OCPP_PORT": "0", **env}
+           "HUB_LOG_LEVEL": "WARNING", "HUB_OCPP_PORT": "0", "HUB_SECRET_KEY": SECRET_KEY, "HUB_OCPI_ALLOW_PRIVATE": "true", **env}
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--no-migrate"], env=env, cwd=ROOT)
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -30,7 +30,7 @@ async def _fill(url: str, count: int) -> None:
     from hub.app import Hub
     from hub.store import platforms as store
 
-    hub = Hub(Settings(database_url=url, log_level="WARNING"))
+    hub = Hub(Settings(database_url=url, log_level="WARNING", secret_key=hubproc.SECRET_KEY))
     await hub.start(serve=False)
     try:
         cpos = [PartyId("NL", "GRN"), PartyId("DE", "VLT"), PartyId("FR", "ION"), PartyId("BE", "ELC")]

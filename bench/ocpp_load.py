@@ -33,7 +33,9 @@ from fixtures import generate
 from hub.model import PartyId
 
 CPO = PartyId("NL", "BEN")
-TOKEN_UID = "BENCHTOKEN01"
+def token_uid(n: int) -> str:
+    """Each charger's driver has a token of their own (one token charging at two chargers is ConcurrentTx)."""
+    return f"BENCHTOKEN{n:05d}"
 
 
 def _now() -> str:
@@ -43,14 +45,14 @@ def _now() -> str:
 # --- set-up ----------------------------------------------------------------------------------------------
 
 
-async def _prepare(url: str, count: int) -> None:
+async def _prepare(url: str, count: int, tokens: int) -> None:
     """Locations, chargers (no password: the handshake is not what is measured) and a whitelisted token."""
     from hub.app import Hub
     from hub.settings import Settings
     from hub.store import chargers as store
     from hub.store.chargers import ConnectorTemplate
 
-    hub = Hub(Settings(database_url=url, log_level="WARNING"))
+    hub = Hub(Settings(database_url=url, log_level="WARNING", secret_key=hubproc.SECRET_KEY))
     await hub.start(serve=False)
     try:
         core = hub.core
@@ -60,7 +62,8 @@ async def _prepare(url: str, count: int) -> None:
         emsp = PartyId("NL", "BEM")
         await core.parties.ensure_local(emsp, "EMSP", "bench eMSP")
         token = generate.token(emsp, 0, whitelist="ALWAYS")
-        await core.objects.put_token(None, msgspec.structs.replace(token, uid=TOKEN_UID))
+        for n in range(tokens):
+            await core.objects.put_token(None, msgspec.structs.replace(token, uid=token_uid(n)))
         rng = random.Random(5)
         template = msgspec.json.encode(ConnectorTemplate(tariff_ids=["AC1"])).decode()
         for start in range(0, count, 500):
@@ -102,6 +105,8 @@ class Charger:
         self.tx: str | None = None
         self.status = 0
         self.run = os.urandom(3).hex()  # 2.0.1 transaction ids are the station's: unique across runs
+        self.token = token_uid(n)
+        self.tx_seq = 0  # 2.0.1 seqNo: numbers the events of one transaction
         self.last_error = ""
 
     def _frame(self, action: str, payload: str) -> tuple[str, str]:
@@ -134,12 +139,13 @@ class Charger:
             return self._frame("StatusNotification", f'{{"timestamp":"{_now()}","connectorStatus":"{state}","evseId":1,"connectorId":1}}')
         if step == "auth":
             if v16:
-                return self._frame("Authorize", f'{{"idTag":"{TOKEN_UID}"}}')
-            return self._frame("Authorize", f'{{"idToken":{{"idToken":"{TOKEN_UID}","type":"ISO14443"}}}}')
+                return self._frame("Authorize", f'{{"idTag":"{self.token}"}}')
+            return self._frame("Authorize", f'{{"idToken":{{"idToken":"{self.token}","type":"ISO14443"}}}}')
         if step == "start":
             if v16:
-                return self._frame("StartTransaction", f'{{"connectorId":1,"idTag":"{TOKEN_UID}","meterStart":{self.meter},"timestamp":"{_now()}"}}')
+                return self._frame("StartTransaction", f'{{"connectorId":1,"idTag":"{self.token}","meterStart":{self.meter},"timestamp":"{_now()}"}}')
             self.tx = f"{self.identity}-{self.run}-{self.seq}"
+            self.tx_seq = 0
             return self._frame("TransactionEvent", self._event("Started", "Authorized", id_token=True))
         if step == "meter":
             self.meter += 250
@@ -160,10 +166,11 @@ class Charger:
 
     def _event(self, kind: str, trigger: str, id_token: bool = False, stopped: bool = False) -> str:
         info = f'"transactionId":"{self.tx}"' + (',"stoppedReason":"Local"' if stopped else "")
-        token = f',"idToken":{{"idToken":"{TOKEN_UID}","type":"ISO14443"}}' if id_token else ""
+        token = f',"idToken":{{"idToken":"{self.token}","type":"ISO14443"}}' if id_token else ""
+        self.tx_seq += 1
         meter = (f',"meterValue":[{{"timestamp":"{_now()}","sampledValue":[{{"value":{self.meter},'
                  f'"measurand":"Energy.Active.Import.Register","unitOfMeasure":{{"unit":"Wh"}}}}]}}]')
-        return (f'{{"eventType":"{kind}","timestamp":"{_now()}","triggerReason":"{trigger}","seqNo":{self.seq},'
+        return (f'{{"eventType":"{kind}","timestamp":"{_now()}","triggerReason":"{trigger}","seqNo":{self.tx_seq - 1},'
                 f'"transactionInfo":{{{info}}},"evse":{{"id":1,"connectorId":1}}{token}{meter}}}')
 
     def answered(self, step: str, raw: str) -> bool:
@@ -280,7 +287,7 @@ def _raise_file_limit() -> None:
 
 def measure(url: str, version: str, args: argparse.Namespace) -> tuple[dict, dict, dict]:
     """Saturated, paced and idle runs of one OCPP version against a hub on `url`."""
-    asyncio.run(_prepare(url, max(args.chargers, args.idle)))
+    asyncio.run(_prepare(url, max(args.chargers, args.idle), args.chargers))
     http_port, ocpp_port = hubproc.free_port(), hubproc.free_port()
     hub = hubproc.serve(url, http_port, HUB_OCPP_PORT=str(ocpp_port))
     try:

@@ -7,18 +7,22 @@ from contextlib import asynccontextmanager
 
 import msgspec
 from litestar import Litestar, Response, get
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from connectors import bilateral
 from hub import logs
 from hub.core import Core
+from hub.edge import BodyDeadline
 from hub.settings import Settings
 from protocols.ocpi.v221 import codec
+from protocols.ocpi.v221 import openapi as ocpi_openapi
 from protocols.ocpi.v221.api import Ocpi
 from protocols.ocpi.v221.client import OcpiClient
 from protocols.ocpi.v221.push import OcpiPush
 from protocols.ocpi.v221.server import router as ocpi_router
+from protocols.ocpi.v221.server import unmatched
 from protocols.ocpp.commands import ChargerCommands
 from protocols.ocpp.server import OcppServer
 
@@ -29,7 +33,7 @@ class Hub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.core = Core(settings, render=codec.render)
-        self.client = OcpiClient(settings.hub_party, timeout=settings.forward_timeout)
+        self.client = OcpiClient(settings.hub_party, self.core.outbound, timeout=settings.forward_timeout)
         self.ocpi = Ocpi(self.core, self.client)
         self.core.senders["ocpi"] = OcpiPush(self.client, settings.hub_party)
         self.core.charging.realtime = self.ocpi.realtime_authorize
@@ -49,7 +53,6 @@ class Hub:
         if self.serving:
             await self.ocpp.stop()
         await self.core.stop()
-        await self.client.aclose()
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Litestar:
@@ -75,9 +78,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Lite
     app = Litestar(
         route_handlers=[health, ocpi_router(hub.ocpi)],
         lifespan=[lifespan],
-        middleware=[logs.RequestIds],
+        middleware=[logs.RequestIds, lambda app: BodyDeadline(app, settings.http_body_timeout)],
+        request_max_body_size=settings.max_body_bytes,
+        exception_handlers={NotFoundException: unmatched, MethodNotAllowedException: unmatched},  # no route: before any router
         openapi_config=OpenAPIConfig(
-            title="EV roaming hub", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()],
+            title="EV roaming hub", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin(), ocpi_openapi.JsonRender()],
             description="OCPI 2.2.1 hub (Sender interfaces under /ocpi/2.2.1/sender, Receiver under /ocpi/2.2.1/receiver).",
         ),
         debug=False,

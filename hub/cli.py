@@ -43,13 +43,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import os
 
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings
 
     from hub.store.migrate import upgrade
 
     for name, value in (("HUB_HOST", args.host), ("HUB_PORT", args.port)):
         if value is not None:
             os.environ[name] = str(value)  # the app factory reads its settings from the environment
+    if args.demo:  # the demo's parties are whatever runs on this machine
+        os.environ.setdefault("HUB_OCPI_ALLOW_PRIVATE", "true")
     settings = _settings()
     if not args.no_migrate:
         upgrade(settings.database_url)
@@ -64,7 +67,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
         Granian(
             "hub.app:create_app", factory=True, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
             workers=1, loop=Loops.uvloop if _has("uvloop") else Loops.asyncio, log_level=settings.log_level.lower(),  # type: ignore[arg-type]
-            log_access=False, websockets=False,
+            log_access=False, websockets=False, http=HTTPModes.http1,
+            # a connection holds one of `backpressure` places while it is open, idle or not: idle and half-sent
+            # connections are dropped after the header timeout, so that they cannot keep others out
+            backlog=max(1024, settings.http_max_connections), backpressure=settings.http_max_connections,
+            http1_settings=HTTP1Settings(header_read_timeout=int(settings.http_header_timeout * 1000), keep_alive=True),
         ).serve()
     finally:
         for proc in simulators:
@@ -80,6 +87,12 @@ def _has(module: str) -> bool:
         return False
 
 
+def cmd_secret_key(args: argparse.Namespace) -> None:
+    from hub.store.secrets import new_key
+
+    print(new_key())
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
     from hub.store.migrate import upgrade
 
@@ -92,14 +105,26 @@ def cmd_ocpi_invite(args: argparse.Namespace) -> None:
     from connectors import bilateral
 
     party = PartyId.of(args.country_code, args.party_id)
-    _print(asyncio.run(_with_hub(lambda hub: bilateral.invite(hub.ocpi, party, args.role, args.name))))
+    roles = list(dict.fromkeys(args.role))
+    also = [(party, r) for r in roles[1:]] + sorted(_claims(args.claim))
+    _print(asyncio.run(_with_hub(lambda hub: bilateral.invite(hub.ocpi, party, roles[0], args.name, also))))
+
+
+def _claims(items: list[str] | None) -> set[tuple[PartyId, str]]:
+    from hub.store.platforms import parse_claims
+
+    try:
+        return set(parse_claims(",".join(items or [])))
+    except ValueError as exc:
+        raise SystemExit(f"hub: --claim {exc}") from None
 
 
 def cmd_ocpi_register(args: argparse.Namespace) -> None:
     from connectors import bilateral
 
     async def run(hub: Any) -> Any:
-        platform = await bilateral.register(hub.ocpi, args.versions_url, args.token, args.name)
+        claims = sorted(_claims(args.claim)) or None
+        platform = await bilateral.register(hub.ocpi, args.versions_url, args.token, args.name, claims)
         return {"platform": platform.id, "status": platform.row.status, "parties": [f"{p} {r}" for p, r in platform.roles]}
 
     _print(asyncio.run(_with_hub(run)))
@@ -218,6 +243,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-migrate", action="store_true", help="do not upgrade the database schema first")
     s.set_defaults(fn=cmd_serve)
 
+    sk = sub.add_parser("secret-key", help="print a new key for HUB_SECRET_KEY (encrypts the tokens the hub presents to others)")
+    sk.set_defaults(fn=cmd_secret_key)
+
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     u = db.add_parser("upgrade", help="apply the migrations (HUB_DATABASE_URL)")
     u.add_argument("revision", nargs="?", default="head")
@@ -227,12 +255,17 @@ def parser() -> argparse.ArgumentParser:
     i = o.add_parser("invite", help="issue a token A for a party that will register with the hub; prints JSON")
     i.add_argument("--country-code", required=True)
     i.add_argument("--party-id", required=True)
-    i.add_argument("--role", required=True, choices=["CPO", "EMSP", "NSP", "NAP", "SCSP", "OTHER"])
+    i.add_argument("--role", required=True, action="append", choices=["CPO", "EMSP", "NSP", "NAP", "SCSP", "OTHER"],
+                   help="the role it may hold (repeat for several)")
+    i.add_argument("--claim", action="append", metavar="CC/PID:ROLE",
+                   help="another party code and role it may hold (repeatable); nothing else can be claimed")
     i.add_argument("--name")
     i.set_defaults(fn=cmd_ocpi_invite)
     r = o.add_parser("register", help="register the hub with a peer that gave it a token A (the hub must be serving)")
     r.add_argument("--versions-url", required=True)
     r.add_argument("--token", required=True, help="the peer's token A")
+    r.add_argument("--claim", action="append", metavar="CC/PID:ROLE",
+                   help="a party and role the peer may hold (repeatable; default: what it declares now, fixed from then on)")
     r.add_argument("--name")
     r.set_defaults(fn=cmd_ocpi_register)
     pa = o.add_parser("parties", help="connected platforms, their parties and status")
@@ -297,6 +330,7 @@ def main(argv: list[str] | None = None) -> None:
     import sqlalchemy as sa
 
     from hub.services.errors import HubError
+    from hub.store.secrets import SecretKeyError
 
     args = parser().parse_args(argv)
     try:
@@ -305,6 +339,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except HubError as exc:  # bad input: say what is wrong, no traceback
         sys.exit(f"hub: {exc.message}")
+    except SecretKeyError as exc:
+        sys.exit(f"hub: {exc}")
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
         if "no such table" in str(exc) or "does not exist" in str(exc):
             sys.exit("hub: the database has no schema yet: run `hub db upgrade` (or `hub serve`, which migrates first)")

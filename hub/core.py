@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from hub.outbound import Outbound, Policy
 from hub.services.charging import Charging
 from hub.services.commands import Commands
 from hub.services.directory import Directory
@@ -15,7 +16,8 @@ from hub.services.dispatch import Dispatcher, Sender
 from hub.services.objects import Objects, Renderer
 from hub.services.parties import Parties
 from hub.settings import Settings
-from hub.store.db import Database
+from hub.store import platforms, secrets
+from hub.store.db import Database, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -24,21 +26,32 @@ class Core:
     def __init__(self, settings: Settings, render: Renderer) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.directory = Directory(self.db, settings.hub_party, settings.roaming_policy)
+        self.secrets = secrets.from_settings(settings.secret_key, sqlite_path(settings.database_url))
+        self.directory = Directory(self.db, settings.hub_party, self.secrets, settings.roaming_policy)
         self.objects = Objects(self.db, self.directory, render, settings.page_cache_mb * 1024 * 1024)
-        self.parties = Parties(self.db, self.directory)
+        self.parties = Parties(self.db, self.directory, self.secrets)
         self.commands = Commands(self.db, self.directory, self.objects)
         self.charging = Charging(self.db, self.directory, self.objects, self.parties, self.commands, settings)
         self.senders: dict[str, Sender] = {}
         self.dispatcher = Dispatcher(self.db, self.directory, self.parties, self.senders, settings)
+        policy = Policy(settings.ocpi_allow_private, [settings.base_url], [settings.port, settings.ocpp_port])
+        self.outbound = Outbound(policy, max_response_bytes=settings.outbound_max_response_bytes,
+                                 concurrency=settings.outbound_concurrency, queue=settings.outbound_queue,
+                                 timeout=settings.forward_timeout)
 
     async def start(self, dispatch: bool = True) -> None:
+        """`dispatch`: this process serves (delivers the outbox, hears what the CLI changes); otherwise it is a
+        one-off command whose changes a serving process must hear of."""
+        self.db.share = not dispatch
         await self.db.start()
+        await self.db.write(lambda tx: platforms.seal_stored(tx, self.secrets))
         await self.directory.refresh()
         await self.parties.ensure_local(self.settings.hub_party, "HUB", self.settings.hub_name)
         if dispatch:
+            self.db.follow()
             await self.dispatcher.start()
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
+        await self.outbound.aclose()
         await self.db.close()

@@ -55,6 +55,8 @@ WhitelistType = Literal["ALWAYS", "ALLOWED", "ALLOWED_OFFLINE", "NEVER"]
 ProfileType = Literal["CHEAP", "FAST", "GREEN", "REGULAR"]
 AllowedType = Literal["ALLOWED", "BLOCKED", "EXPIRED", "NO_CREDIT", "NOT_ALLOWED"]
 AuthMethod = Literal["AUTH_REQUEST", "COMMAND", "WHITELIST"]
+# why the hub refuses a token its eMSP would allow (OCPP has statuses for these; OCPI does not)
+AuthorizationRefusal = Literal["CONCURRENT_TX", "NOT_AT_THIS_LOCATION", "NOT_AT_THIS_TIME"]
 SessionStatus = Literal["ACTIVE", "COMPLETED", "INVALID", "PENDING", "RESERVATION"]
 CdrDimensionType = Literal[
     "CURRENT", "ENERGY", "ENERGY_EXPORT", "ENERGY_IMPORT", "MAX_CURRENT", "MIN_CURRENT", "MAX_POWER", "MIN_POWER",
@@ -363,6 +365,8 @@ class Authorization(Struct, frozen=True):
     token: Token | None
     method: AuthMethod
     reference: str | None = None
+    refusal: AuthorizationRefusal | None = None  # with allowed NOT_ALLOWED: the hub's own reason
+    location: LocationReferences | None = None  # where the eMSP allows it (its AuthorizationInfo.location)
 
     @property
     def accepted(self) -> bool:
@@ -380,6 +384,15 @@ class MeterReading(Struct, frozen=True):
     energy_wh: Decimal | None = None
     power_w: Decimal | None = None
     current_a: Decimal | None = None
+    signed: SignedReading | None = None  # the energy register as the meter signed it
+
+
+class SignedReading(Struct, frozen=True):
+    """A reading as its meter signed it (e.g. OCMF, German calibration law): what a CDR's signed_data carries."""
+
+    value: SignedValue
+    encoding_method: str
+    public_key: str | None = None
 
 
 class CdrToken(Struct, frozen=True):

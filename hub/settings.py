@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Struct
@@ -27,15 +27,35 @@ class Settings(Struct, kw_only=True, frozen=True):
     ocpp_call_timeout: float = 30.0  # seconds a charger has to answer the hub's calls
     realtime_auth_timeout: float = 3.0  # seconds to wait for an eMSP's real-time authorization
     session_update_interval: float = 60.0  # at most one Session PATCH per transaction in this many seconds
+    # OCPP defences
+    ocpp_max_inflight: Annotated[int, msgspec.Meta(ge=1)] = 4  # messages of one charger handled at once; beyond, its socket is not read (backpressure)
+    ocpp_realtime_auth_rate: float = 1.0  # real-time authorizations one charger may cause per second (then whitelist rules)
+    ocpp_realtime_auth_burst: int = 5  # ... and at once
+    ocpp_handshake_failure_rate: float = 0.2  # failed handshakes per second a source or an identity may keep making
+    ocpp_handshake_failure_burst: int = 10  # ... and at once, before a source gets 429 / an identity is under attack
+    ocpp_log_summary_interval: float = 60.0  # seconds between summary lines (refused handshakes, unasked authorizations, seqNo gaps)
     currency: str = "EUR"  # for sessions at connectors without a tariff
     # open: every eMSP may see every CPO's published data; agreements: only pairs in the agreements table
     roaming_policy: Literal["open", "agreements"] = "open"
     page_limit: int = 100  # the server's maximum page size (X-Limit)
     page_cache_mb: int = 64  # rendered Locations/Tariffs kept in memory for GET All (0: always read the database)
+    # OCPI input limits
+    max_body_bytes: int = 1_048_576  # larger request bodies are refused (413) before they are read; 1 MiB holds thousands of EVSEs
     forward_timeout: float = 10.0  # seconds an addressed OCPI request may take at the receiver before 4002
     outbox_max_attempts: int = 6
     outbox_backoff_max: float = 60.0  # seconds, cap of the exponential backoff
     alive_check_interval: float = 300.0  # seconds between still-alive checks of OFFLINE parties
+    # Outbound calls (hub/outbound.py): what peers' URLs may point at, and each destination's budget
+    ocpi_allow_private: bool = False  # peers on loopback/private/link-local addresses (tests, the demo, closed networks)
+    outbound_max_response_bytes: int = 8 * 1024 * 1024
+    outbound_concurrency: int = 16  # requests in flight per destination
+    outbound_queue: int = 64  # requests waiting per destination; beyond that a call fails at once
+    # HTTP connections (hub serve): idle and slow clients are dropped, so that the hub keeps answering
+    http_header_timeout: float = 5.0  # seconds to send a request's headers (also the idle time allowed between requests)
+    http_body_timeout: float = 10.0  # seconds to send a request's body
+    http_max_connections: int = 2048  # connections served at once; more wait until one goes
+    # the key that encrypts the tokens the hub presents to others (hub/store/secrets.py); see README
+    secret_key: str = ""
     log_level: str = "INFO"
 
     @property

@@ -27,7 +27,7 @@ from hub.store.migrate import upgrade
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = Path(os.environ.get("HUB_SPEC_DIR", ROOT.parent / "shared" / "spec"))
+SPEC = ROOT / "tests" / "data" / "spec"  # the official examples the tests read, with their provenance (SOURCE.md)
 
 
 def _pg_admin_dsn() -> str:
@@ -90,11 +90,15 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     await conn.close()
 
 
+TEST_SECRET_KEY = "a-test-key-that-encrypts-tokens-at-rest"  # noqa: S105
+
+
 def hub_settings(database_url: str, port: int, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
         database_url=database_url, host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}",
         country_code="NL", party_id="HUB", forward_timeout=3.0, outbox_max_attempts=3, outbox_backoff_max=0.2,
-        alive_check_interval=0.3, log_level="WARNING",
+        alive_check_interval=0.3, log_level="WARNING", ocpi_allow_private=True,
+        secret_key=TEST_SECRET_KEY, ocpp_port=0,
     )
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 
+from fixtures import demo
 from fixtures.ocpi_party import OcpiParty, free_port
 from tests.conftest import ROOT
 
@@ -31,7 +32,8 @@ def environment(directory: Path) -> dict[str, str]:
     """Settings of a hub of its own: a database in `directory`, free ports."""
     port = free_port()
     return {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{directory}/hub.db", "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1",
-            "HUB_OCPP_PORT": str(free_port()), "HUB_LOG_LEVEL": "WARNING", "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+            "HUB_OCPP_PORT": str(free_port()), "HUB_LOG_LEVEL": "WARNING", "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "HUB_OCPI_ALLOW_PRIVATE": "true"}
 
 
 @pytest.fixture
@@ -119,7 +121,9 @@ def test_serve_demo_runs_chargers_whose_sessions_and_cdrs_reach_the_demo_emsp(se
         time.sleep(0.5)
         cdrs = httpx.get(f"{url}/ocpi/2.2.1/sender/cdrs", headers=auth).json()["data"]
     assert {c["cdr_location"]["evse_uid"] for c in cdrs} == {"DEMO16-1-1", "DEMO201-1-1"}
-    assert all(c["cdr_token"]["uid"] == "04A1B2C3D4E5F6" and c["total_energy"] > 0 and c["total_cost"]["excl_vat"] > 0 for c in cdrs)
+    drivers = dict(zip(("DEMO16-1-1", "DEMO201-1-1"), demo.DRIVER_TOKENS))  # each charger's driver has a token of their own
+    assert all(c["cdr_token"]["uid"] == drivers[c["cdr_location"]["evse_uid"]] and c["total_energy"] > 0
+               and c["total_cost"]["excl_vat"] > 0 for c in cdrs)
     sessions = httpx.get(f"{url}/ocpi/2.2.1/sender/sessions", params={"date_from": "2026-01-01T00:00:00Z"}, headers=auth).json()["data"]
     assert {s["id"] for s in sessions} >= {c["session_id"] for c in cdrs}
     site = httpx.get(f"{url}/ocpi/2.2.1/sender/locations/DEMO-OCPP", headers=auth).json()["data"]

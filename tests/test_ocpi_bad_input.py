@@ -2,24 +2,31 @@
 
 malformed JSON -> HTTP 400 + 2001; a missing or wrong-typed field, an over-long CiString, an unknown enum
 value, an id that differs between URL and body -> HTTP 200 + 2001; another party's country/party ids ->
-HTTP 404; token A on a functional module, or no/unknown token -> HTTP 401.
+HTTP 404; token A on a functional module, or no/unknown token -> HTTP 401. Input built to hurt (dates that
+are not dates, one EVSE twice, JSON nested 2,000 deep, a body of megabytes, ids no object can have) gets the
+same answers, never a 500 or a traceback in the log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Callable
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
 import pytest
 import sqlalchemy as sa
+import uvicorn
 
 from connectors import bilateral
-from fixtures.ocpi_party import OcpiParty
+from fixtures.ocpi_party import OcpiParty, free_port
 from hub.model import PartyId
 from hub.store import schema
 from protocols.ocpi import transport as t
+from protocols.ocpi.v221 import wire
 from tests import ocpi_data as d
 
 
@@ -202,7 +209,7 @@ async def test_credentials_misuse(setup: Setup) -> None:
     stolen["roles"][0].update(country_code="BE", party_id="NEW", role="EMSP")
     stolen["roles"].append({"role": "CPO", "party_id": "CPO", "country_code": "DE", "business_details": {"name": "x"}})
     r = await cpo.http.post(url, content=msgspec.json.encode(stolen), headers=a)
-    assert _status(r) == (200, t.INVALID_PARAMETERS) and "already connected" in r.text
+    assert _status(r) == (200, t.INVALID_PARAMETERS) and "DE/CPO CPO not allowed" in r.text
     # a registration not listing the invited party is refused
     other = msgspec.to_builtins(cpo.credentials())
     other["roles"][0].update(country_code="BE", party_id="ZZZ", role="EMSP")
@@ -214,6 +221,9 @@ async def test_credentials_misuse(setup: Setup) -> None:
 @pytest.mark.parametrize("params,module", [
     ({"offset": "-1"}, "locations"), ({"limit": "ten"}, "tariffs"), ({"date_from": "yesterday"}, "locations"),
     ({"date_to": "2026-13-45T00:00:00Z"}, "tokens"), ({}, "sessions"),
+    ({"date_from": "2026-02-30T10:00:00Z"}, "cdrs"), ({"date_to": "0001-01-01T00:00:00+01:00"}, "locations"),
+    ({"date_from": "9999-12-31T23:59:59-01:00"}, "sessions"), ({"date_from": "0001-01-01T00:00:00+01:00"}, "hubclientinfo"),
+    ({"offset": "1\x00"}, "tariffs"),
 ])
 async def test_bad_list_parameters_are_2001(setup: Setup, params: dict, module: str) -> None:
     r = await setup.emsp.send("GET", module, "SENDER", params=params)
@@ -231,3 +241,265 @@ async def test_token_a_only_opens_versions_and_credentials(setup: Setup) -> None
     # raw (non-Base64) tokens are accepted too
     raw = {"Authorization": f"Token {setup.cpo.hub_token}"}
     assert (await http.get(f"{base}/ocpi/2.2.1/sender/tariffs", headers=raw)).status_code == 200
+
+
+# --- input built to hurt -----------------------------------------------------------------------------------
+
+
+def _errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Bad input is the caller's mistake: nothing at ERROR and no traceback in the log."""
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def _message(r: Any) -> str:
+    return msgspec.json.decode(r.content).get("status_message", "")
+
+
+def _field(path: str) -> str:
+    """A _set path as the answer names it: evses.0.uid -> evses[0].uid."""
+    return re.sub(r"\.(\d+)", r"[\1]", path)
+
+
+NOT_DATE_TIMES = ["2026-02-30T10:00:00Z", "2025-02-29T10:00:00Z", "2026-13-01T10:00:00Z", "2026-03-01T25:00:00Z",
+                  "2026-03-01T10:00:60", "2026-03-01T10:00:00+24:00", "0001-01-01T00:00:00+01:00"]
+NOT_DATES = ["2026-02-30", "2026-13-01", "0000-01-01"]
+RESERVE = {"response_url": "http://127.0.0.1:1/r/3", "token": d.token(), "expiry_date": "2026-03-01T12:00:00Z",
+           "reservation_id": "R1", "location_id": "LOC1"}
+PERIOD = {"start_date_time": "2026-03-01T11:00:00Z", "dimensions": [{"type": "TIME", "volume": 0.5}]}
+CLOSED = {"twentyfourseven": True, "exceptional_closings": [{"period_begin": "2026-12-25T00:00:00Z", "period_end": "2026-12-26T00:00:00Z"}]}
+RESTRICTED = d.tariff(tid="T2")
+RESTRICTED["elements"][0]["restrictions"] = {"start_date": "2026-01-01"}
+# (sender, method, module, path, valid body, the date field, the values to put there)
+DATE_FIELDS = [
+    ("cpo", "PUT", "locations", "DE/CPO/LOC2", d.location(lid="LOC2"), "last_updated", NOT_DATE_TIMES),
+    ("cpo", "PUT", "locations", "DE/CPO/LOC2", d.location(lid="LOC2"), "evses.1.connectors.0.last_updated", NOT_DATE_TIMES),
+    ("cpo", "PUT", "locations", "DE/CPO/LOC2", d.location(lid="LOC2", opening_times=CLOSED),
+     "opening_times.exceptional_closings.0.period_end", NOT_DATE_TIMES),
+    ("cpo", "PUT", "locations", "DE/CPO/LOC1/LOC1-9", d.evse("LOC1-9"), "connectors.0.last_updated", NOT_DATE_TIMES),
+    ("cpo", "PATCH", "locations", "DE/CPO/LOC1", {"name": "x", "last_updated": "2026-04-01T00:00:00Z"}, "last_updated", NOT_DATE_TIMES),
+    ("cpo", "PATCH", "locations", "DE/CPO/LOC1", {"evses": [d.evse("LOC1-9")], "last_updated": "2026-04-01T00:00:00Z"},
+     "evses.0.last_updated", NOT_DATE_TIMES),
+    ("cpo", "PATCH", "locations", "DE/CPO/LOC1/LOC1-1/1", {"max_voltage": 400, "last_updated": "2026-04-01T00:00:00Z"},
+     "last_updated", NOT_DATE_TIMES),
+    ("cpo", "PUT", "tariffs", "DE/CPO/T2", d.tariff(tid="T2"), "last_updated", NOT_DATE_TIMES),
+    ("cpo", "PUT", "tariffs", "DE/CPO/T2", RESTRICTED, "elements.0.restrictions.start_date", NOT_DATES),
+    ("emsp", "PUT", "tokens", "NL/EMS/AA11", d.token(uid="AA11"), "last_updated", NOT_DATE_TIMES),
+    ("emsp", "PATCH", "tokens", "NL/EMS/04A1B2C3", {"valid": False, "last_updated": "2026-04-01T00:00:00Z"}, "last_updated", NOT_DATE_TIMES),
+    ("cpo", "PUT", "sessions", "DE/CPO/S2", d.session("S2"), "start_date_time", NOT_DATE_TIMES),
+    ("cpo", "PATCH", "sessions", "DE/CPO/S1", {"charging_periods": [PERIOD], "last_updated": "2026-04-01T00:00:00Z"},
+     "charging_periods.0.start_date_time", NOT_DATE_TIMES),
+    ("cpo", "POST", "cdrs", "", d.cdr("CDR9"), "end_date_time", NOT_DATE_TIMES),
+    ("cpo", "POST", "cdrs", "", d.cdr("CDR9"), "charging_periods.0.start_date_time", NOT_DATE_TIMES),
+    ("emsp", "POST", "commands", "RESERVE_NOW", RESERVE, "expiry_date", NOT_DATE_TIMES),
+]
+
+
+async def test_dates_that_are_not_dates_are_2001_naming_the_field(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    """The DateTime pattern lets 2026-02-30, a month 13 or an hour 25 through: they are refused, not a 500."""
+    before = await snapshot(setup.served)
+    for who, method, module, path, body, field, values in DATE_FIELDS:
+        party = setup.cpo if who == "cpo" else setup.emsp
+        for value in values:
+            r = await party.send(method, module, "RECEIVER", path, msgspec.json.encode(_set(field, value)(body)), to="NL/HUB")
+            assert _status(r) == (200, t.INVALID_PARAMETERS), f"{method} {module} {field}={value}: {r.status_code} {r.text[:300]}"
+            assert _field(field) in _message(r), r.text
+    await setup.served.hub.core.dispatcher.drain()
+    assert await snapshot(setup.served) == before
+    assert not _errors_logged(caplog)
+
+
+async def test_repeated_evse_uids_and_connector_ids_are_2001_naming_the_field(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    """Ids compare case-insensitively: one EVSE twice in a Location, or one connector twice in an EVSE, is refused."""
+    twice, case_differs, connector_twice = d.location(lid="LOC2"), d.location(lid="LOC2"), d.location(lid="LOC2")
+    twice["evses"][1]["uid"] = "LOC2-1"
+    case_differs["evses"][1]["uid"] = "loc2-1"
+    connector_twice["evses"][0]["connectors"].append(d.connector("1", tariff=None))
+    evse = d.evse("LOC1-9")
+    evse["connectors"] += [d.connector("a"), d.connector("A")]
+    stamp = "2026-04-01T00:00:00Z"
+    cases = [
+        ("PUT", "DE/CPO/LOC2", twice, "evses[1].uid"),
+        ("PUT", "DE/CPO/LOC2", case_differs, "evses[1].uid"),
+        ("PUT", "DE/CPO/LOC2", connector_twice, "evses[0].connectors[1].id"),
+        ("PATCH", "DE/CPO/LOC1", {"evses": [d.evse("LOC1-8"), d.evse("loc1-8")], "last_updated": stamp}, "evses[1].uid"),
+        ("PUT", "DE/CPO/LOC1/LOC1-9", evse, "connectors[2].id"),
+        ("PATCH", "DE/CPO/LOC1/LOC1-1", {"connectors": [d.connector("5"), d.connector("5")], "last_updated": stamp}, "connectors[1].id"),
+    ]
+    before = await snapshot(setup.served)
+    for method, path, body, field in cases:
+        r = await setup.cpo.send(method, "locations", "RECEIVER", path, msgspec.json.encode(body), to="NL/HUB")
+        assert _status(r) == (200, t.INVALID_PARAMETERS), f"{method} {path} ({field}): {r.status_code} {r.text[:300]}"
+        assert field in _message(r), r.text
+    await setup.served.hub.core.dispatcher.drain()
+    assert await snapshot(setup.served) == before
+    assert not _errors_logged(caplog)
+
+
+async def test_json_nested_2000_levels_deep_is_400(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    """msgspec gives up on it with a RecursionError (even in a field the type ignores): malformed JSON to us."""
+    deep = b"[" * 2000 + b"]" * 2000
+    before = await snapshot(setup.served)
+    for name, who, method, module, role, path, body, *_ in ENDPOINTS:
+        party = setup.cpo if who == "cpo" else setup.emsp
+        raw = msgspec.json.encode(body)[:-1] + b', "extension": ' + deep + b"}"
+        r = await party.send(method, module, role, path, raw, to="NL/HUB")
+        assert _status(r) == (400, t.INVALID_PARAMETERS), f"{name}: {r.status_code} {r.text[:300]}"
+    await setup.served.hub.core.dispatcher.drain()
+    assert await snapshot(setup.served) == before
+    assert not _errors_logged(caplog)
+
+
+async def test_a_registering_party_whose_versions_are_nested_too_deeply_gets_3001(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    """Inside its credentials POST the hub reads the party's versions: JSON there that msgspec cannot follow
+    means the hub cannot use its API (3001), not a 500."""
+    deep = b'{"status_code": 1000, "timestamp": "2026-03-01T10:00:00Z", "data": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+
+    async def versions(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": deep})
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(versions, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    credentials = msgspec.to_builtins(setup.cpo.credentials())
+    credentials["url"] = f"http://127.0.0.1:{port}/versions"
+    credentials["roles"][0].update(country_code="BE", party_id="NEW", role="EMSP")
+    before = await snapshot(setup.served)
+    try:
+        r = await setup.cpo.http.post(setup.cpo.hub_url("credentials", "SENDER"), content=msgspec.json.encode(credentials),
+                                      headers={"Authorization": t.authorization(setup.token_a)})
+    finally:
+        server.should_exit = True
+        await task
+    assert _status(r) == (200, t.UNABLE_TO_USE_CLIENT_API), r.text
+    assert await snapshot(setup.served) == before
+    assert not _errors_logged(caplog)
+
+
+async def test_a_body_over_max_body_bytes_is_413_unread(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    """The Location of the issue (37,000 EVSEs, megabytes) is refused before it is read or decoded, with an
+    OCPI envelope, and it is no ERROR of the hub's."""
+    limit = setup.served.settings.max_body_bytes
+    huge = msgspec.json.encode(d.location(lid="BIG", evses=37_000))
+    assert len(huge) > 9 * limit
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(limit // 65_536 + 2):
+            yield b" " * 65_536
+
+    before = await snapshot(setup.served)
+    url = setup.cpo.hub_url("locations", "RECEIVER") + "/DE/CPO/BIG"
+    for body in (huge, chunks()):
+        r = await setup.cpo.http.put(url, content=body, headers=setup.cpo.headers("NL/HUB"))
+        assert _status(r) == (413, t.CLIENT_ERROR), r.text
+        assert r.headers["ocpi-to-party-id"] == "CPO" and r.headers["ocpi-from-party-id"] == "HUB"
+    assert await snapshot(setup.served) == before
+    assert not _errors_logged(caplog)
+
+
+async def test_counts_no_real_object_reaches_are_2001_naming_the_field(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    """Bounded lists: far above any real site, within the body size, so the bound is what answers."""
+    many_evses = d.location(lid="LOC2", evses=wire.MAX_EVSES + 1)
+    for e in many_evses["evses"]:
+        del e["capabilities"], e["evse_id"], e["connectors"][0]["tariff_ids"]
+    many_connectors = d.evse("LOC1-9")
+    many_connectors["connectors"] = [d.connector(str(n), tariff=None) for n in range(wire.MAX_CONNECTORS + 1)]
+    many_elements = d.tariff(tid="T2")
+    many_elements["elements"] *= wire.MAX_TARIFF_ELEMENTS + 1
+    many_components = d.tariff(tid="T2")
+    many_components["elements"][0]["price_components"] *= wire.MAX_PRICE_COMPONENTS + 1
+    session, cdr = d.session("S2"), d.cdr("CDR9")
+    session["charging_periods"] = cdr["charging_periods"] = [PERIOD] * (wire.MAX_CHARGING_PERIODS + 1)
+    many_dimensions = d.cdr("CDR9")
+    many_dimensions["charging_periods"][0]["dimensions"] *= wire.MAX_DIMENSIONS + 1
+    cases = [
+        ("PUT", "locations", "DE/CPO/LOC2", many_evses, "evses"),
+        ("PATCH", "locations", "DE/CPO/LOC1", {"evses": many_evses["evses"], "last_updated": "2026-04-01T00:00:00Z"}, "evses"),
+        ("PUT", "locations", "DE/CPO/LOC1/LOC1-9", many_connectors, "connectors"),
+        ("PUT", "tariffs", "DE/CPO/T2", many_elements, "elements"),
+        ("PUT", "tariffs", "DE/CPO/T2", many_components, "elements[0].price_components"),
+        ("PUT", "sessions", "DE/CPO/S2", session, "charging_periods"),
+        ("POST", "cdrs", "", cdr, "charging_periods"),
+        ("POST", "cdrs", "", many_dimensions, "charging_periods[0].dimensions"),
+    ]
+    before = await snapshot(setup.served)
+    for method, module, path, body, field in cases:
+        raw = msgspec.json.encode(body)
+        assert len(raw) < setup.served.settings.max_body_bytes, field
+        r = await setup.cpo.send(method, module, "RECEIVER", path, raw, to="NL/HUB")
+        assert _status(r) == (200, t.INVALID_PARAMETERS), f"{method} {module} {field}: {r.status_code} {r.text[:300]}"
+        assert f"`$.{field}`" in _message(r), r.text
+    await setup.served.hub.core.dispatcher.drain()
+    assert await snapshot(setup.served) == before
+    assert not _errors_logged(caplog)
+
+
+async def test_ids_and_query_values_no_ocpi_object_can_have_are_refused(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    """A NUL, a non-ASCII character or 300 characters in an id names no object (404, like a path no route
+    matches); in a query value it is 2001. Neither reaches the database (PostgreSQL refuses NUL)."""
+    cpo, emsp = setup.cpo, setup.emsp
+    cases = [
+        (cpo, "GET", "locations", "RECEIVER", "DE/CPO/L%00C", None, None, (404, t.CLIENT_ERROR), "location_id"),
+        (cpo, "PATCH", "locations", "RECEIVER", "DE/CPO/LOC1/E%00", {"last_updated": "2026-04-01T00:00:00Z"}, None, (404, t.CLIENT_ERROR), "evse_uid"),
+        (emsp, "GET", "locations", "SENDER", "L\u00d6C1", None, None, (404, t.CLIENT_ERROR), "location_id"),
+        (emsp, "PATCH", "tokens", "RECEIVER", "NL/EMS/" + "U" * 300, {"valid": False, "last_updated": "2026-04-01T00:00:00Z"}, None,
+         (404, t.CLIENT_ERROR), "token_uid"),
+        (cpo, "GET", "sessions", "RECEIVER", "DE/CPO/S%0A1", None, None, (404, t.CLIENT_ERROR), "session_id"),
+        (cpo, "POST", "commands", "SENDER", "STOP_SESSION/C%00", {"result": "ACCEPTED"}, None, (404, t.CLIENT_ERROR), "command_id"),
+        (emsp, "DELETE", "chargingprofiles", "RECEIVER", "S%001", None, {"response_url": "http://127.0.0.1:1/r"}, (404, t.CLIENT_ERROR), "session_id"),
+        (emsp, "GET", "chargingprofiles", "RECEIVER", "S1", None, {"duration": "60", "response_url": "http://127.0.0.1:1/r\x00"},
+         (200, t.INVALID_PARAMETERS), "response_url"),
+        (emsp, "GET", "chargingprofiles", "RECEIVER", "S1", None, {"duration": "60", "response_url": "http://127.0.0.1:1/" + "r" * 300},
+         (200, t.INVALID_PARAMETERS), "response_url"),
+    ]
+    before = await snapshot(setup.served)
+    for party, method, module, role, path, body, params, expected, name in cases:
+        r = await party.send(method, module, role, path, body, to="NL/HUB", params=params)
+        assert _status(r) == expected, f"{method} {module} {path[:40]} {params}: {r.status_code} {r.text[:300]}"
+        assert name in _message(r), r.text
+    await setup.served.hub.core.dispatcher.drain()
+    assert await snapshot(setup.served) == before
+    assert not _errors_logged(caplog)
+
+
+async def test_unmatched_routes_get_an_ocpi_envelope(setup: Setup) -> None:
+    base, headers = setup.served.url, setup.cpo.headers()
+    for method, path, status in [("GET", "/ocpi/2.2.1/nope", 404), ("GET", "/ocpi/2.2.1/receiver/locations/DE", 404),
+                                 ("DELETE", "/ocpi/2.2.1/sender/locations", 405), ("POST", "/ocpi/versions", 405)]:
+        r = await setup.cpo.http.request(method, base + path, headers=headers)
+        assert _status(r) == (status, t.CLIENT_ERROR), f"{method} {path}: {r.status_code} {r.text[:300]}"
+        assert msgspec.json.decode(r.content)["timestamp"]
+        assert r.headers["x-request-id"] == headers["X-Request-ID"]
+    assert "GET" in r.headers["allow"]
+
+
+async def test_answers_of_functional_modules_name_the_requester_errors_included(setup: Setup) -> None:
+    """OCPI-to names the requester and OCPI-from the hub on every answer once the requester is known, errors
+    included; configuration modules and unauthenticated requests carry none."""
+    cpo, emsp = setup.cpo, setup.emsp
+    twice = d.location(lid="LOC2")
+    twice["evses"][1]["uid"] = "LOC2-1"
+    too_big = b" " * (setup.served.settings.max_body_bytes + 1)
+    cases = [
+        (cpo, "PUT", "locations", "RECEIVER", "DE/CPO/LOC2", msgspec.json.encode(twice), "NL/HUB", (200, t.INVALID_PARAMETERS)),
+        (cpo, "PUT", "locations", "RECEIVER", "DE/CPO/LOC2", b'{"id": "LOC', "NL/HUB", (400, t.INVALID_PARAMETERS)),
+        (cpo, "PUT", "locations", "RECEIVER", "DE/CPO/LOC2", too_big, "NL/HUB", (413, t.CLIENT_ERROR)),
+        (cpo, "GET", "locations", "RECEIVER", "DE/CPO/NOPE", None, "NL/HUB", (404, t.CLIENT_ERROR)),
+        (cpo, "PUT", "tariffs", "RECEIVER", "DE/CPO/T2", msgspec.json.encode(d.tariff(tid="T2")), "FR/XYZ", (200, t.UNKNOWN_RECEIVER)),
+        (emsp, "POST", "tokens", "SENDER", "NOPE/authorize", None, None, (404, t.UNKNOWN_TOKEN)),
+        (emsp, "PUT", "sessions", "SENDER", "NOPE/charging_preferences", b'{"profile_type": "FAST"}', None, (404, t.CLIENT_ERROR)),
+        (emsp, "GET", "sessions", "SENDER", "", None, None, (200, t.INVALID_PARAMETERS)),  # date_from missing
+    ]
+    for party, method, module, role, path, body, to, expected in cases:
+        r = await party.send(method, module, role, path, body, to=to)
+        assert _status(r) == expected, f"{method} {module} {path}: {r.status_code} {r.text[:300]}"
+        named = (r.headers.get("ocpi-to-country-code"), r.headers.get("ocpi-to-party-id"),
+                 r.headers.get("ocpi-from-country-code"), r.headers.get("ocpi-from-party-id"))
+        assert named == (party.country_code, party.party_id, "NL", "HUB"), f"{method} {module} {path}: {named}"
+    r = await cpo.http.post(cpo.hub_url("credentials", "SENDER"), content=msgspec.json.encode(cpo.credentials()), headers=cpo.auth())
+    assert r.status_code == 405 and not any(h.startswith("ocpi-") for h in r.headers)
+    r = await cpo.send("GET", "locations", "RECEIVER", "DE/CPO/LOC1", Authorization=t.authorization("nope"))
+    assert r.status_code == 401 and not any(h.startswith("ocpi-") for h in r.headers)

@@ -22,14 +22,14 @@ from hub.settings import Settings
 from hub.store import documents as docs
 from hub.store import platforms as store
 from protocols.ocpi.v221 import codec
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, TEST_SECRET_KEY
 
 CPOS = [PartyId("NL", "CP1"), PartyId("DE", "CP2"), PartyId("FR", "CP3")]
 EMSPS = [PartyId("NL", "EM1"), PartyId("BE", "EM2"), PartyId("DE", "EM3")]
 
 
 async def _core(database_url: str, policy: str = "open") -> Core:
-    core = Core(Settings(database_url=database_url, roaming_policy=policy, log_level="WARNING"), render=codec.render)  # type: ignore[arg-type]
+    core = Core(Settings(database_url=database_url, roaming_policy=policy, log_level="WARNING", secret_key=TEST_SECRET_KEY), render=codec.render)  # type: ignore[arg-type]
     await core.start(dispatch=False)
     return core
 

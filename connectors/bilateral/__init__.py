@@ -21,7 +21,7 @@ from hub.services import errors
 from hub.services.directory import Platform
 from hub.store.documents import from_us
 from protocols.ocpi.v221 import mapping as m
-from protocols.ocpi.v221 import wire
+from protocols.ocpi.v221 import rules, wire
 from protocols.ocpi.v221.api import Ocpi
 from protocols.ocpi.v221.client import endpoint
 from protocols.ocpi.v221.credentials import register_with
@@ -31,12 +31,13 @@ log = logging.getLogger(__name__)
 __all__ = ["install", "invite", "register", "pull", "parties"]
 
 # what the hub pulls from a peer's Sender interfaces, in dependency order (tariffs before locations)
-PULLS = [
-    ("tariff", "tariffs", wire.Tariff, m.tariff_to_canonical),
-    ("location", "locations", wire.Location, m.location_to_canonical),
-    ("token", "tokens", wire.Token, m.token_to_canonical),
-    ("session", "sessions", wire.Session, m.session_to_canonical),
-    ("cdr", "cdrs", wire.Cdr, m.cdr_to_canonical),
+# (kind, module, wire type, the rules a push of it must pass too, to canonical)
+PULLS: list[tuple[str, str, Any, Any, Any]] = [
+    ("tariff", "tariffs", wire.Tariff, rules.check_tariff, m.tariff_to_canonical),
+    ("location", "locations", wire.Location, rules.check_location, m.location_to_canonical),
+    ("token", "tokens", wire.Token, lambda _: [], m.token_to_canonical),
+    ("session", "sessions", wire.Session, rules.check_session, m.session_to_canonical),
+    ("cdr", "cdrs", wire.Cdr, rules.check_cdr, m.cdr_to_canonical),
 ]
 
 
@@ -50,13 +51,18 @@ def install(ocpi: Ocpi) -> None:
     ocpi.core.parties.on_return.append(on_return)
 
 
-async def invite(ocpi: Ocpi, party: PartyId, role: str, name: str | None = None) -> dict[str, str]:
-    _, token = await ocpi.core.parties.invite(party, role, name)
+async def invite(
+    ocpi: Ocpi, party: PartyId, role: str, name: str | None = None, also: list[tuple[PartyId, str]] | None = None
+) -> dict[str, str]:
+    """Token A for a platform that may hold `party` in `role` (and the other parties and roles in `also`), nothing else."""
+    _, token = await ocpi.core.parties.invite([(party, role), *(also or [])], name)
     return {"token": token, "versions_url": ocpi.versions_url}
 
 
-async def register(ocpi: Ocpi, versions_url: str, token_a: str, name: str | None = None) -> Platform:
-    return await register_with(ocpi, versions_url, token_a, name)
+async def register(
+    ocpi: Ocpi, versions_url: str, token_a: str, name: str | None = None, claims: list[tuple[PartyId, str]] | None = None
+) -> Platform:
+    return await register_with(ocpi, versions_url, token_a, name, claims)
 
 
 def parties(ocpi: Ocpi) -> list[dict[str, Any]]:
@@ -76,7 +82,7 @@ async def pull(ocpi: Ocpi, platform: Platform, since: datetime | None = None) ->
     """Fetch what the peer owns (changed since `since`) and take it in as if it had been pushed."""
     counts: dict[str, int] = {}
     objects = ocpi.core.objects
-    for kind, module, wire_type, to_canonical in PULLS:
+    for kind, module, wire_type, check, to_canonical in PULLS:
         url = endpoint(platform, module, "SENDER")
         if kind not in platform.row.serves or url is None:
             continue
@@ -86,10 +92,12 @@ async def pull(ocpi: Ocpi, platform: Platform, since: datetime | None = None) ->
         taken = 0
         async for raw in ocpi.client.paginate(platform, url, params):
             try:
-                obj = to_canonical(wire.decode(raw, wire_type))
-                await _take(objects, platform, kind, obj)
+                decoded = wire.decode(raw, wire_type)
+                if problems := rules.check_dates(decoded) + check(decoded):
+                    raise errors.Invalid("; ".join(f"{p.path}: {p.message}" for p in problems))
+                await _take(objects, platform, kind, to_canonical(decoded))
                 taken += 1
-            except (msgspec.ValidationError, errors.HubError) as exc:
+            except (msgspec.ValidationError, msgspec.DecodeError, errors.HubError) as exc:
                 log.warning("skipped a %s from platform %s: %s", kind, platform.id, exc)
         counts[kind] = taken
     log.info("pulled from platform %s (%s): %s", platform.id, platform.row.name, counts)

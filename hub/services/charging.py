@@ -4,14 +4,18 @@ happens at a charger, this service turns it into Locations/EVSEs, authorizations
 - A charger belongs to one CPO party and one Location; its EVSEs appear as it reports their connectors
   (uid `<identity>-<n>`), built from the charger's connector template (OCPP does not tell standard or power).
 - Authorization: a token the hub knows with whitelist ALWAYS is answered locally; otherwise the issuing
-  eMSP is asked in real time (through the injected `realtime` authorizer, with a short timeout). When it
-  cannot be reached, ALLOWED and ALLOWED_OFFLINE tokens are accepted as if whitelisted, NEVER ones refused.
-  A start that follows the eMSP's own START_SESSION command (same token, same location, within 15 min)
-  is authorized by that command.
+  eMSP is asked in real time (through the injected `realtime` authorizer, with a short timeout), within a
+  budget per charger (a charger cannot make the hub ask others at any rate it likes). When the eMSP cannot
+  be reached, or the charger's budget is spent, ALLOWED and ALLOWED_OFFLINE tokens are accepted as if
+  whitelisted, NEVER ones refused. A start that follows the eMSP's own START_SESSION command (same token,
+  same location, within 15 min) is authorized by that command. An allowed token is still refused where the
+  eMSP restricts it to other EVSEs, at a Location closed now that does not allow charging when closed, and
+  while it is in an active session at another EVSE.
 - A transaction is a Session from its start, kept up to date from meter values (PATCHes to the token's
   eMSP at most every `session_update_interval` seconds), and ends as a CDR priced with the connector's
-  tariff. Meter register resets, missing stop readings and offline transactions replayed later with old
-  timestamps are taken as they come.
+  tariff, carrying the meter's signed start and end readings when it signs them. Meter register resets,
+  missing stop readings and offline transactions replayed later with old timestamps are taken as they come;
+  gaps in a transaction's event numbers (OCPP 2.0.1 seqNo) are logged.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import sqlalchemy as sa
 
 from hub import model, pricing
+from hub.limits import Budgets, Tally
 from hub.model import PartyId
 from hub.services.commands import Commands
 from hub.services.directory import Directory
@@ -52,9 +58,16 @@ KWH = Decimal(1000)
 STATUS_PRIORITY = ["CHARGING", "RESERVED", "BLOCKED", "AVAILABLE", "INOPERATIVE", "OUTOFORDER", "UNKNOWN"]
 
 
-_T, _C = docs.TOKEN.table, schema.commands
+SEQ_MISSING_MAX = 32  # skipped seqNos a transaction remembers (to notice late arrivals), so its state stays small
+
+
+_T, _C, _S = docs.TOKEN.table, schema.commands, docs.SESSION.table
 _TOKENS = sa.select(_T.c.type, _T.c.doc).where(_T.c.uid == sa.bindparam("uid"))
 _TOKENS_OF_TYPE = _TOKENS.where(_T.c.type == sa.bindparam("type"))
+_TOKENS_OF_CONTRACT = sa.select(_T.c.type, _T.c.doc).where(_T.c.contract_id == sa.bindparam("contract"))
+_ACTIVE_SESSIONS = sa.select(_S.c.country_code, _S.c.party_id, _S.c.evse_uid).where(  # ix_sessions_token
+    _S.c.token_uid == sa.bindparam("uid"), _S.c.status == "ACTIVE", _S.c.emsp_country_code == sa.bindparam("cc"),
+    _S.c.emsp_party_id == sa.bindparam("pid"))
 _RECENT_STARTS = sa.select(_C.c.request).where(
     _C.c.kind == "START_SESSION", _C.c.created_us >= sa.bindparam("since"), _C.c.receiver_country_code == sa.bindparam("cc"),
     _C.c.receiver_party_id == sa.bindparam("pid"),
@@ -79,6 +92,10 @@ class TxState(msgspec.Struct):
     authorization_reference: str | None = None
     valid: bool = True
     last_push_us: int = 0
+    seq_no: int | None = None  # OCPP 2.0.1: the highest TransactionEvent seqNo seen
+    seq_missing: list[int] = msgspec.field(default_factory=list)  # skipped and not seen since (at most SEQ_MISSING_MAX)
+    signed_start: model.SignedReading | None = None  # the meter's signed reading at the start
+    signed_end: model.SignedReading | None = None  # its latest signed reading since: the end's, once the transaction ends
 
 
 def evse_uid(identity: str, evse_no: int) -> str:
@@ -107,11 +124,26 @@ class Charging:
         self._tx: dict[tuple[str, str], Running] = {}
         # a charger's last Authorize (until, uid, answer), for the start it precedes: one per charger, so bounded
         self._auth: dict[str, tuple[float, str, model.Authorization]] = {}
+        self._realtime_budgets = Budgets(settings.ocpp_realtime_auth_rate, settings.ocpp_realtime_auth_burst)
+        self._unasked = Tally(log, "real-time authorizations not asked (the charger's budget was spent)", settings.ocpp_log_summary_interval)
+        self._gaps = Tally(log, "TransactionEvents missing (seqNo gaps)", settings.ocpp_log_summary_interval)
         db.subscribe(self._on_change)
+        db.subscribe(self._on_foreign_change, foreign_only=True)
 
     def _on_change(self, topic: str, identity: str) -> None:
         if topic == "chargers":
             self._chargers.pop(identity, None)
+
+    def _on_foreign_change(self, topic: str, payload: str) -> None:
+        """Another process changed a Location: what this one remembers of its EVSEs' statuses may be stale, so
+        the next status its chargers report is compared with the store, not with memory."""
+        if topic != "location" or not payload.startswith("["):
+            return
+        key = tuple(msgspec.json.decode(payload)[0])
+        for identity in list(self._statuses):
+            charger = self._chargers.get(identity)
+            if charger is None or (charger.party.country_code, charger.party.party_id, charger.location_id.upper()) == key:
+                self._statuses.pop(identity, None)
 
     def _lock(self, identity: str) -> asyncio.Lock:
         return self._locks.setdefault(identity, asyncio.Lock())
@@ -256,18 +288,22 @@ class Charging:
 
     # --- authorization ----------------------------------------------------------------------------
 
-    async def find_token(self, uid: str, type_: str | None = None) -> model.Token | None:
-        """By uid (and type when the protocol knows it; an OCPP 1.6 idTag is an RFID first, or any other)."""
+    async def find_token(self, uid: str, type_: str | None = None, by_contract: bool = False) -> model.Token | None:
+        """By uid (and type when the protocol knows it; an OCPP 1.6 idTag is an RFID first, or any other), or by
+        contract id (an ISO 15118 eMAID)."""
 
         def op(conn: sa.Connection) -> model.Token | None:
-            rows = conn.execute(_TOKENS_OF_TYPE if type_ else _TOKENS, {"uid": uid.upper(), "type": type_}).all()
+            if by_contract:
+                rows = conn.execute(_TOKENS_OF_CONTRACT, {"contract": uid.upper()}).all()
+            else:
+                rows = conn.execute(_TOKENS_OF_TYPE if type_ else _TOKENS, {"uid": uid.upper(), "type": type_}).all()
             rows.sort(key=lambda r: r.type != "RFID")
             return docs.TOKEN.decode(rows[0].doc) if rows else None
 
         return await self.db.read(op)
 
-    async def authorize(self, identity: str, uid: str, type_: str | None = None) -> model.Authorization:
-        auth = await self._authorize(identity, uid, type_)
+    async def authorize(self, identity: str, uid: str, type_: str | None = None, *, by_contract: bool = False) -> model.Authorization:
+        auth = await self._authorize(await self._charger(identity), uid, type_, by_contract)
         self._auth[identity] = (time.monotonic() + AUTH_REUSE, uid.upper(), auth)
         return auth
 
@@ -276,27 +312,62 @@ class Charging:
         until, asked, auth = self._auth.pop(identity, (0.0, "", None))
         return auth if asked == uid.upper() and until > time.monotonic() else None
 
-    async def _authorize(self, identity: str, uid: str, type_: str | None) -> model.Authorization:
-        charger = await self._charger(identity)
-        command = await self._recent_command(charger, uid)
+    async def _authorize(self, charger: Charger, uid: str, type_: str | None, by_contract: bool, evse: str | None = None) -> model.Authorization:
+        """Whether the token may charge here: as the command, the whitelist or the eMSP decides, then as the
+        hub's own rules allow (`evse`: the EVSE of a start; an Authorize names none)."""
+        return await self._restricted(charger, await self._decide(charger, uid, type_, by_contract), evse)
+
+    async def _decide(self, charger: Charger, uid: str, type_: str | None, by_contract: bool) -> model.Authorization:
+        command = await self._recent_command(charger, uid, by_contract)
         if command is not None:
             return model.Authorization("ALLOWED", command.token, "COMMAND", command.authorization_reference)
-        token = await self.find_token(uid, type_)
+        token = await self.find_token(uid, type_, by_contract)
         if token is None:
             return model.Authorization("NOT_ALLOWED", None, "AUTH_REQUEST")
         if token.whitelist == "ALWAYS" or self.realtime is None:
-            return model.Authorization("ALLOWED" if token.valid else "BLOCKED", token, "WHITELIST")
+            return _whitelisted(token)
+        return await self._ask_emsp(self.realtime, charger, token)
+
+    async def _ask_emsp(self, realtime: Realtime, charger: Charger, token: model.Token) -> model.Authorization:
+        """Real time, within the charger's budget; without an answer, the token's whitelist rule decides."""
+        if not self._realtime_budgets[charger.identity].take():
+            self._unasked.add("charger", charger.identity)
+            return _unanswered(token)
         where = model.LocationReferences(location_id=charger.location_id)
         try:
-            info = await asyncio.wait_for(self.realtime(token, where), self.settings.realtime_auth_timeout)
-        except Exception as exc:  # the eMSP cannot be asked: fall back on the token's whitelist rule
-            log.warning("real-time authorization of %s at %s failed (%s): whitelist %s", token.uid, identity, exc, token.whitelist)
-            if token.whitelist in ("ALLOWED", "ALLOWED_OFFLINE"):
-                return model.Authorization("ALLOWED" if token.valid else "BLOCKED", token, "WHITELIST")
-            return model.Authorization("NOT_ALLOWED", token, "AUTH_REQUEST")
-        return model.Authorization(info.allowed, info.token or token, "AUTH_REQUEST", info.authorization_reference)
+            info = await asyncio.wait_for(realtime(token, where), self.settings.realtime_auth_timeout)
+        except Exception as exc:  # the eMSP cannot be asked
+            log.warning("real-time authorization of %s at %s failed (%s): whitelist %s", token.uid, charger.identity, exc, token.whitelist)
+            return _unanswered(token)
+        return model.Authorization(info.allowed, info.token or token, "AUTH_REQUEST", info.authorization_reference, location=info.location)
 
-    async def _recent_command(self, charger: Charger, uid: str) -> model.StartSession | None:
+    async def _restricted(self, charger: Charger, auth: model.Authorization, evse: str | None) -> model.Authorization:
+        """An allowed token refused all the same: where the eMSP allows it elsewhere only, when the Location is
+        closed, while the token is charging at another EVSE."""
+        if not auth.accepted or auth.token is None:
+            return auth
+        refusal = (_elsewhere(charger, auth.location, evse) or await self._closed(charger)
+                   or await self._concurrent(charger, auth.token, evse))
+        return auth if refusal is None else msgspec.structs.replace(auth, allowed="NOT_ALLOWED", refusal=refusal)
+
+    async def _closed(self, charger: Charger) -> model.AuthorizationRefusal | None:
+        location = await self._location(charger.party, charger.location_id)
+        if location is None or location.charging_when_closed is not False or _open(location, datetime.now(timezone.utc)):
+            return None
+        return "NOT_AT_THIS_TIME"
+
+    async def _concurrent(self, charger: Charger, token: model.Token, evse: str | None) -> model.AuthorizationRefusal | None:
+        """The token is in an active session at another EVSE (any EVSE of another charger when `evse` is None)."""
+        params = {"uid": token.uid.upper(), "cc": token.country_code.upper(), "pid": token.party_id.upper()}
+        rows = await self.db.read(lambda conn: conn.execute(_ACTIVE_SESSIONS, params).all())
+        for row in rows:
+            here = (row.country_code, row.party_id) == (charger.party.country_code, charger.party.party_id) and (
+                row.evse_uid == evse.upper() if evse is not None else _charger_of(row.evse_uid) == charger.identity.upper())
+            if not here:
+                return "CONCURRENT_TX"
+        return None
+
+    async def _recent_command(self, charger: Charger, uid: str, by_contract: bool) -> model.StartSession | None:
         """The eMSP's START_SESSION for this token at this charger's location in the last 15 minutes."""
         since = docs.to_us(datetime.now(timezone.utc) - COMMAND_WINDOW)
 
@@ -304,7 +375,8 @@ class Charging:
             params = {"since": since, "cc": charger.party.country_code, "pid": charger.party.party_id}
             for row in conn.execute(_RECENT_STARTS, params):
                 req = msgspec.json.decode(row.request, type=model.StartSession)
-                if req.token.uid.upper() == uid.upper() and req.location_id.upper() == charger.location_id.upper():
+                presented = req.token.contract_id if by_contract else req.token.uid
+                if presented.upper() == uid.upper() and req.location_id.upper() == charger.location_id.upper():
                     return req
             return None
 
@@ -314,14 +386,21 @@ class Charging:
 
     async def start(
         self, identity: str, evse_no: int, connector_no: int, uid: str, token_type: str | None, meter_wh: Decimal,
-        timestamp: datetime, ocpp_id: str | None = None, auth: model.Authorization | None = None,
+        timestamp: datetime, ocpp_id: str | None = None, *, by_contract: bool = False, seq_nos: tuple[int, ...] = (),
+        samples: list[model.MeterReading] | None = None,
     ) -> tuple[str, model.Authorization]:
         """A transaction begins: its Session goes to the token's eMSP. Returns (the OCPP transaction id, the
-        authorization). A replayed start (same OCPP id) returns the transaction it already is."""
+        authorization). A replayed start (same OCPP id) returns the transaction it already is. `seq_nos`: the
+        numbers of the events that made the start (2.0.1); `samples`: its readings (their signed ones are kept)."""
         charger = await self._charger(identity)
         if ocpp_id is not None and (known := await self._transaction(identity, ocpp_id)) is not None:
             return ocpp_id, model.Authorization("ALLOWED" if known.state.valid else "NOT_ALLOWED", None, known.state.auth_method)
-        auth = auth or self._fresh_authorization(identity, uid) or await self._authorize(identity, uid, token_type)
+        evse = evse_uid(identity, evse_no)
+        fresh = self._fresh_authorization(identity, uid)
+        if fresh is not None:  # asked at the Authorize for the whole charger: now for this EVSE
+            auth = await self._restricted(charger, fresh, evse)
+        else:
+            auth = await self._authorize(charger, uid, token_type, by_contract, evse)
         token = auth.token
         if token is not None:
             cdr_token = model.CdrToken(token.country_code, token.party_id, token.uid, token.type, token.contract_id)
@@ -329,11 +408,14 @@ class Charging:
             cdr_token = model.CdrToken(charger.party.country_code, charger.party.party_id, uid.upper(), (token_type or "RFID"), uid.upper())  # type: ignore[arg-type]
         session_id = uuid.uuid4().hex.upper()
         state = TxState(
-            session_id=session_id, location_id=charger.location_id, evse_uid=evse_uid(identity, evse_no),
+            session_id=session_id, location_id=charger.location_id, evse_uid=evse,
             connector_id=str(connector_no), cdr_token=cdr_token, auth_method=auth.method, start=timestamp,
             meter_start_wh=meter_wh, last_wh=meter_wh, last_at=timestamp, authorization_reference=auth.reference,
             valid=auth.accepted,
         )
+        for seq_no in sorted(seq_nos):
+            self._follow(identity, ocpp_id, state, seq_no)
+        _keep_signed(state, samples or [])
         place = await self._place(charger, state)  # the CDR keeps the location and tariff as they were at the start
         tid = await self.db.write(lambda tx: store.open_transaction(tx, identity, ocpp_id, charger.party, session_id, docs.encode(state)))
         ocpp_id = ocpp_id or str(tid)
@@ -354,11 +436,13 @@ class Charging:
             self._tx[(identity, ocpp_id)] = found
         return found
 
-    async def meter(self, identity: str, ocpp_id: str, samples: list[model.MeterReading]) -> None:
+    async def meter(self, identity: str, ocpp_id: str, samples: list[model.MeterReading], seq_no: int | None = None) -> None:
         found = await self._transaction(identity, ocpp_id)
         if found is None or not found.active:
             raise NotFound(f"unknown transaction {ocpp_id}")
         tid, state = found.tid, found.state
+        self._follow(identity, ocpp_id, state, seq_no)
+        _keep_signed(state, samples)
         _measure(state, samples)
         await self.db.write(lambda tx: store.save_transaction(tx, tid, docs.encode(state)))
         now = docs.now_us()
@@ -371,7 +455,7 @@ class Charging:
 
     async def stop(
         self, identity: str, ocpp_id: str, meter_wh: Decimal | None, timestamp: datetime, samples: list[model.MeterReading],
-        reason: str | None = None,
+        reason: str | None = None, seq_no: int | None = None,
     ) -> model.Cdr | None:
         """The transaction ends: its Session completes and a priced CDR goes to the token's eMSP."""
         charger = await self._charger(identity)
@@ -381,6 +465,8 @@ class Charging:
         if not found.active:
             return None  # a repeated stop
         tid, state, place = found.tid, found.state, found.place
+        self._follow(identity, ocpp_id, state, seq_no)
+        _keep_signed(state, samples)
         final = [*samples]
         if meter_wh is not None:  # no stop reading after a reboot: the last one known stands
             final.append(model.MeterReading(timestamp=timestamp, energy_wh=meter_wh))
@@ -394,6 +480,14 @@ class Charging:
         cdr = self._cdr(charger, state, place, session, timestamp, reason)
         await self.objects.post_cdr(None, cdr)
         return cdr
+
+    def _follow(self, identity: str, ocpp_id: str | None, state: TxState, seq_no: int | None) -> None:
+        """Notice the events of a transaction that never arrived (2.0.1 seqNo); the state keeps what was seen,
+        so a restart does not forget it. A transaction's first gap in an interval gets a line of its own, the
+        rest are summarised (a station numbering its events across transactions has gaps all the time)."""
+        gap = _sequence(state, seq_no)
+        if gap and self._gaps.add("by transaction", f"{identity}/{ocpp_id}", len(gap)):
+            log.warning("transaction %s of %s: %d TransactionEvent(s) missing (seqNo %d to %d)", ocpp_id, identity, len(gap), gap[0], gap[-1])
 
     async def session_of(self, party: PartyId, session_id: str) -> tuple[str, str] | None:
         """(charger identity, OCPP transaction id) of an active Session."""
@@ -454,7 +548,7 @@ class Charging:
             total_energy=_kwh(state.energy_wh), total_energy_cost=costs.total_energy_cost, total_time=costs.total_time,
             total_time_cost=costs.total_time_cost, total_parking_time=costs.total_parking_time,
             total_parking_cost=costs.total_parking_cost, remark=f"stop reason: {reason}"[:255] if reason else None,
-            last_updated=max(_now(), end),
+            signed_data=_signed_data(state), last_updated=max(_now(), end),
         )
 
 
@@ -477,6 +571,93 @@ class Place(msgspec.Struct, frozen=True):
         if self.tariff is None or not state.usage:
             return None
         return pricing.price(self.tariff, state.usage, self.location.time_zone)
+
+
+def _whitelisted(token: model.Token) -> model.Authorization:
+    return model.Authorization("ALLOWED" if token.valid else "BLOCKED", token, "WHITELIST")
+
+
+def _unanswered(token: model.Token) -> model.Authorization:
+    """The eMSP was not asked, or did not answer: ALLOWED and ALLOWED_OFFLINE tokens count as whitelisted."""
+    if token.whitelist in ("ALLOWED", "ALLOWED_OFFLINE"):
+        return _whitelisted(token)
+    return model.Authorization("NOT_ALLOWED", token, "AUTH_REQUEST")
+
+
+def _charger_of(uid: str) -> str:
+    """The charger identity of one of its EVSE uids (`<identity>-<n>`)."""
+    return uid.rsplit("-", 1)[0]
+
+
+def _elsewhere(charger: Charger, where: model.LocationReferences | None, evse: str | None) -> model.AuthorizationRefusal | None:
+    """The eMSP allows the token at other places only (its AuthorizationInfo.location)."""
+    if where is None:
+        return None
+    if where.location_id.upper() != charger.location_id.upper():
+        return "NOT_AT_THIS_LOCATION"
+    allowed = {uid.upper() for uid in where.evse_uids}
+    if not allowed or (evse.upper() in allowed if evse is not None else any(_charger_of(uid) == charger.identity.upper() for uid in allowed)):
+        return None
+    return "NOT_AT_THIS_LOCATION"
+
+
+def _open(location: model.Location, at: datetime) -> bool:
+    """Whether the Location's opening times say it is open at `at` (OCPI Hours, regular hours in local time)."""
+    hours = location.opening_times
+    if hours is None:
+        return True
+    if any(p.period_begin <= at < p.period_end for p in hours.exceptional_closings):
+        return False
+    if hours.twentyfourseven or any(p.period_begin <= at < p.period_end for p in hours.exceptional_openings):
+        return True
+    try:
+        local = at.astimezone(ZoneInfo(location.time_zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = at
+    now, today = local.strftime("%H:%M"), local.isoweekday()
+    for period in hours.regular_hours:
+        begin, end = period.period_begin, period.period_end
+        if begin < end:
+            if period.weekday == today and begin <= now < end:
+                return True
+        elif (period.weekday == today and now >= begin) or (period.weekday % 7 + 1 == today and now < end):  # over midnight
+            return True
+    return False
+
+
+def _sequence(state: TxState, seq_no: int | None) -> range:
+    """Follow a transaction's event numbers: the ones a new number skipped (empty when none did)."""
+    if seq_no is None:
+        return range(0)
+    if state.seq_no is None or seq_no > state.seq_no:
+        gap = range(state.seq_no + 1, seq_no) if state.seq_no is not None else range(0)
+        state.seq_no = seq_no
+        state.seq_missing.extend(gap[: max(0, SEQ_MISSING_MAX - len(state.seq_missing))])
+        return gap
+    if seq_no in state.seq_missing:  # late, not lost
+        state.seq_missing.remove(seq_no)
+    return range(0)
+
+
+def _keep_signed(state: TxState, samples: list[model.MeterReading]) -> None:
+    """The first signed start reading, and the latest signed reading after it (an end one is not replaced by
+    an intermediate one): what the CDR carries, at a bounded size."""
+    for sample in sorted(samples, key=lambda s: s.timestamp):
+        signed = sample.signed
+        if signed is None:
+            continue
+        if signed.value.nature == "Start":
+            state.signed_start = state.signed_start or signed
+        elif state.signed_end is None or state.signed_end.value.nature != "End" or signed.value.nature == "End":
+            state.signed_end = signed
+
+
+def _signed_data(state: TxState) -> model.SignedData | None:
+    readings = [r for r in (state.signed_start, state.signed_end) if r is not None]
+    if not readings:
+        return None
+    return model.SignedData(encoding_method=readings[0].encoding_method, signed_values=[r.value for r in readings],
+                            public_key=next((r.public_key for r in readings if r.public_key), None))
 
 
 def _kwh(wh: Decimal) -> Decimal:

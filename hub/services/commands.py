@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from hub import model
 from hub.model import PartyId
 from hub.services.directory import Directory, Platform
-from hub.services.errors import Invalid, NotFound, UnknownLocation, UnknownReceiver
+from hub.services.errors import Invalid, NotFound, NotPermitted, UnknownLocation, UnknownReceiver, UnknownSession
 from hub.services.objects import Objects
+from hub.store import documents as docs
 from hub.store import outbox, schema
 from hub.store.db import Database, Tx
 from hub.store.documents import encode, now_us
@@ -59,18 +60,22 @@ class Commands:
         self.local: dict[str, LocalExecutor] = {}  # kind family ("command", "profile") -> executor
 
     async def route(self, caller: Platform, sender: PartyId, request: model.CommandRequest, to: PartyId | None) -> PartyId:
-        """Decide (and check) which CPO a command goes to."""
-        if sender not in caller.parties_with_role("EMSP", "SCSP", "OTHER"):
-            raise Invalid(f"{sender} is not a party of this platform that may send commands", "OCPI-from-party-id")
+        """Decide (and check) which CPO a command goes to. An eMSP acts only on what it may: its own tokens, Locations
+        it may see, its own Sessions; a connector another eMSP's driver is charging at is not its to unlock."""
+        self._check_sender(caller, sender)
         token = getattr(request, "token", None)
         if token is not None and token.owner_party not in caller.parties:
             raise Invalid("an eMSP may only use its own tokens in commands", "token")
         location_id = getattr(request, "location_id", None)
         if location_id is not None:
-            owner = await self.objects.find_location_owner(location_id)
+            owner = to if to is not None and to != self.directory.hub_party else await self.objects.find_location_owner(location_id)
             if owner is None and (to is None or self.directory.is_local(to)):
                 raise UnknownLocation(f"unknown location {location_id}")
             receiver = to or owner
+            if owner is not None:
+                await self._check_location(caller, owner, location_id)
+            if isinstance(request, model.UnlockConnector) and receiver is not None:
+                await self._check_unlock(caller, receiver, request)
         elif isinstance(request, model.StopSession):
             session = await self.objects.find_session(request.session_id, to)
             receiver = to or (session.owner_party if session else None)
@@ -83,6 +88,40 @@ class Commands:
         if not self.directory.known(receiver):
             raise UnknownReceiver(f"unknown receiver {receiver}")
         return receiver
+
+    async def profile_receiver(self, caller: Platform, sender: PartyId, session_id: str, to: PartyId | None) -> PartyId:
+        """The CPO a charging-profile request goes to. Only the eMSP of the Session's token may steer its
+        charging, as only it may stop it; a Session the hub has not seen may still go to an addressed CPO the
+        hub reaches (that CPO decides), never to one whose chargers the hub runs."""
+        self._check_sender(caller, sender)
+        session = await self.objects.find_session(session_id, to if to != self.directory.hub_party else None)
+        if session is not None:
+            if session.cdr_token.owner_party not in caller.parties:
+                raise UnknownSession(f"unknown session {session_id}")
+            return session.owner_party
+        if to is None or to == self.directory.hub_party or self.directory.is_local(to):
+            raise UnknownSession(f"unknown session {session_id}")
+        return to
+
+    @staticmethod
+    def _check_sender(caller: Platform, sender: PartyId) -> None:
+        if sender not in caller.parties_with_role("EMSP", "SCSP", "OTHER"):
+            raise Invalid(f"{sender} is not a party of this platform that may send commands", "OCPI-from-party-id")
+
+    async def _check_location(self, caller: Platform, owner: PartyId, location_id: str) -> None:
+        """A Location the hub holds must be one the sender may see (an unpublished one stays hidden)."""
+        try:
+            await self.objects.get(caller, docs.LOCATION, (owner.country_code, owner.party_id, location_id))
+        except NotFound:
+            if self.directory.is_local(owner) or await self.objects.exists(docs.LOCATION, (owner.country_code, owner.party_id, location_id)):
+                raise UnknownLocation(f"unknown location {location_id}") from None
+
+    async def _check_unlock(self, caller: Platform, cpo: PartyId, request: model.UnlockConnector) -> None:
+        """Unlocking a connector during someone else's session would end their charge (or free their cable):
+        only the eMSP of a Session running at the EVSE may; a free EVSE may be unlocked by any eMSP that sees it."""
+        running = await self.objects.active_sessions_at(cpo, request.location_id, request.evse_uid)
+        if any(s.cdr_token.owner_party not in caller.parties for s in running):
+            raise NotPermitted("another eMSP's session is running at this EVSE: only its eMSP may unlock the connector")
 
     async def _reservation_receiver(self, sender: PartyId, reservation_id: str) -> PartyId | None:
         def op(conn: sa.Connection) -> PartyId | None:

@@ -21,12 +21,13 @@ from hub.store import platforms as store
 from hub.store import schema
 from hub.store.db import Database
 from hub.store.platforms import PartyRow, PlatformRow, token_hash
+from hub.store.secrets import Secrets
 
 log = logging.getLogger(__name__)
 
 
 class Platform(msgspec.Struct, frozen=True):
-    """A connected system and the parties it speaks for."""
+    """A connected system and the parties it speaks for (`row.token_out` decrypted)."""
 
     row: PlatformRow
     roles: tuple[tuple[PartyId, str], ...]
@@ -58,8 +59,8 @@ class Snapshot(msgspec.Struct, frozen=True):
     agreements: frozenset[tuple[PartyId, PartyId]]  # (cpo, emsp)
 
 
-def _load(conn: sa.Connection) -> Snapshot:
-    rows = store.all_platforms(conn)
+def _load(conn: sa.Connection, secrets: Secrets) -> Snapshot:
+    rows = [msgspec.structs.replace(r, token_out=secrets.open(r.token_out)) if r.token_out else r for r in store.all_platforms(conn)]
     parties = store.all_parties(conn)
     roles: dict[int, list[tuple[PartyId, str]]] = {}
     by_party: dict[PartyId, list[PartyRow]] = {}
@@ -89,8 +90,9 @@ def _load(conn: sa.Connection) -> Snapshot:
 
 
 class Directory:
-    def __init__(self, db: Database, hub_party: PartyId, policy: str = "open") -> None:
+    def __init__(self, db: Database, hub_party: PartyId, secrets: Secrets, policy: str = "open") -> None:
         self.db = db
+        self.secrets = secrets
         self.hub_party = hub_party
         self.policy = policy
         self.snap = Snapshot({}, [], {}, {}, frozenset())
@@ -98,7 +100,7 @@ class Directory:
         db.subscribe(self._on_change)
 
     async def refresh(self) -> None:
-        self.snap = await self.db.read(_load)
+        self.snap = await self.db.read(lambda conn: _load(conn, self.secrets))
 
     def _on_change(self, topic: str, _payload: str) -> None:
         if topic == "platforms" and (self._refreshing is None or self._refreshing.done()):

@@ -34,7 +34,7 @@ LEASE_US = 120_000_000  # a claimed event returns to the pool if its dispatcher 
 
 
 class Delivery(msgspec.Struct, frozen=True):
-    outcome: Literal["ok", "retry", "refused"]
+    outcome: Literal["ok", "retry", "refused", "busy"]  # busy: the hub's own budget for the destination was in use
     detail: str = ""
 
 
@@ -129,7 +129,9 @@ class Dispatcher:
             if self._inflight:
                 await asyncio.wait(self._inflight, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
             elif not started:
-                return
+                if not await self.db.read(outbox.inflight_count):  # nor claimed by the loop, its task not started yet
+                    return
+                await asyncio.sleep(0.01)
 
     async def _deliver(self, event: Event) -> None:
         async with self._limit:
@@ -152,6 +154,10 @@ class Dispatcher:
         if result.outcome == "ok":
             await self.db.write(lambda tx: outbox.record(tx, event.seq, ok=True, detail=result.detail, status="done"))
             await self.parties.touch(platform.id)
+            return
+        if result.outcome == "busy":  # not an attempt: try again shortly
+            retry_at = now_us() + 500_000
+            await self.db.write(lambda tx: outbox.postpone(tx, event.seq, retry_at))
             return
         if result.outcome == "refused":
             log.warning("outbox event %s refused by %s: %s", event.seq, platform.row.name, result.detail)

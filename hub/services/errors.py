@@ -31,6 +31,14 @@ class UnknownToken(NotFound):
     """OCPI 2004."""
 
 
+class UnknownSession(NotFound):
+    """No such Session, or one the caller may not act on."""
+
+
+class NotPermitted(HubError):
+    """The caller may not do this to that object (a command on another eMSP's session): the command is REJECTED."""
+
+
 class NotOwner(HubError):
     """The caller writes an object of a party it does not represent."""
 

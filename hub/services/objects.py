@@ -152,6 +152,21 @@ class Objects:
 
         return await self.db.read(op)
 
+    async def exists(self, kind: docs.Kind, key: Sequence[str]) -> bool:
+        key = [k.upper() for k in key]
+        return await self.db.read(lambda conn: docs.get(conn, kind, key) is not None)
+
+    async def active_sessions_at(self, cpo: PartyId, location_id: str, evse_uid: str) -> list[model.Session]:
+        t = docs.SESSION.table
+
+        def op(conn: sa.Connection) -> list[model.Session]:
+            rows = conn.execute(sa.select(t.c.doc).where(
+                t.c.location_id == location_id.upper(), t.c.evse_uid == evse_uid.upper(), t.c.status == "ACTIVE",
+                t.c.country_code == cpo.country_code, t.c.party_id == cpo.party_id))
+            return [docs.SESSION.decode(r.doc) for r in rows]
+
+        return await self.db.read(op)
+
     async def find_token(self, uid: str, type_: str) -> model.Token | None:
         t = docs.TOKEN.table
 

@@ -9,7 +9,7 @@ events it could not receive.
 from __future__ import annotations
 
 import logging
-import secrets
+from secrets import token_urlsafe
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
@@ -19,11 +19,13 @@ from hub import model
 from hub.model import PartyId
 from hub.services import visibility
 from hub.services.directory import Directory, Platform
+from hub.services.errors import Invalid
 from hub.store import documents as docs
 from hub.store import outbox
 from hub.store import platforms as store
 from hub.store.db import Database, Tx
 from hub.store.documents import from_us, now_us
+from hub.store.secrets import Secrets
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +36,14 @@ RESYNC_KINDS = {"location": docs.LOCATION, "tariff": docs.TARIFF, "token": docs.
 
 def new_token() -> str:
     """A credentials token: 43 URL-safe characters (256 bits), within OCPI's printable-ASCII string(64)."""
-    return secrets.token_urlsafe(32)
+    return token_urlsafe(32)
 
 
 class Parties:
-    def __init__(self, db: Database, directory: Directory) -> None:
+    def __init__(self, db: Database, directory: Directory, secrets: Secrets) -> None:
         self.db = db
         self.directory = directory
+        self.secrets = secrets
         self.on_return: list[ReturnHook] = []
 
     async def _write(self, op: Callable[[Tx], object]) -> object:
@@ -50,24 +53,38 @@ class Parties:
 
     # --- set-up ------------------------------------------------------------------------------
 
-    async def invite(self, party: PartyId, role: str, name: str | None = None) -> tuple[int, str]:
-        """A new platform that will register with token A; returns (platform id, token A)."""
+    async def invite(self, claims: list[tuple[PartyId, str]], name: str | None = None) -> tuple[int, str]:
+        """A new platform that will register with token A and may hold exactly `claims` (party, role); returns
+        (platform id, token A). A party code the hub hosts, or one a registered platform holds, is refused;
+        an earlier invitation not yet used, or a platform that unregistered, gives the code up."""
+        if not claims:
+            raise Invalid("an invitation names at least one party and role")
         token = new_token()
+        label = name or ", ".join(sorted({str(p) for p, _ in claims}))
+        parties = {p for p, _ in claims}
 
         def op(tx: Tx) -> int:
-            pid = store.create_platform(tx, name=name or str(party), token_in=token, token_kind="A")
-            store.set_parties(tx, pid, [(party, role, name or str(party), None)])
+            for holder in store.holders(tx.conn, parties):
+                if holder.platform_id is None:
+                    raise Invalid(f"{holder.party} is a party the hub hosts ({holder.role})")
+                if holder.platform_status in ("PLANNED", "SUSPENDED"):
+                    store.drop_parties(tx, holder.platform_id, [holder.party])
+                else:
+                    raise Invalid(f"{holder.party} is held by platform {holder.platform_id} ({holder.platform_status})")
+            pid = store.create_platform(tx, name=label, token_in=token, token_kind="A", claims=claims)
+            store.set_parties(tx, pid, [(party, role, label, None) for party, role in sorted(claims)])
             return pid
 
         return await self._write(op), token  # type: ignore[return-value]
 
-    async def outgoing(self, name: str, versions_url: str, token_a: str) -> tuple[int, str]:
-        """A platform the hub registers with (it gave us token A): token B is active before we POST it."""
+    async def outgoing(self, name: str, versions_url: str, token_a: str, claims: list[tuple[PartyId, str]] | None = None) -> tuple[int, str]:
+        """A platform the hub registers with (it gave us token A): token B is active before we POST it. Its
+        claims are fixed by the operator, or by what it declares in that registration (never later)."""
         token_b = new_token()
 
         def op(tx: Tx) -> int:
-            pid = store.create_platform(tx, name=name, token_in=token_b, token_kind="B")
-            store.update_platform(tx, pid, versions_url=versions_url, token_out=token_a)
+            pid = store.create_platform(tx, name=name, token_in=token_b, token_kind="B", claims=claims)
+            store.update_platform(tx, pid, versions_url=versions_url, token_out=self.secrets.seal(token_a))
             return pid
 
         return await self._write(op), token_b  # type: ignore[return-value]
@@ -76,18 +93,39 @@ class Parties:
         await self._write(lambda tx: store.delete_platform(tx, platform_id))
 
     async def ensure_local(self, party: PartyId, role: str, name: str) -> None:
-        await self._write(lambda tx: store.ensure_local_party(tx, party, role, name))
+        """A party the hub hosts (its own HUB party, operators whose chargers it runs)."""
+
+        def op(tx: Tx) -> None:
+            if not store.ensure_local_party(tx, party, role, name):
+                raise Invalid(f"{party} is a party another platform speaks for: the hub cannot host it")
+
+        await self._write(op)
 
     async def update(self, platform_id: int, **values: object) -> None:
         await self._write(lambda tx: store.update_platform(tx, platform_id, **values))
+
+    def check_claims(self, platform: Platform, roles: list[tuple[PartyId, str]]) -> None:
+        """What a platform declares must be within its claims, and nobody else's (from the snapshot; the
+        registration checks again inside its transaction)."""
+        _check_claims(platform.id, platform.row.claims, roles, [(r.party, r.platform_id) for r in self.directory.snap.parties])
 
     async def registered(
         self, platform_id: int, *, roles: list[tuple[PartyId, str, str, str | None]], **values: object
     ) -> None:
         """Registration finished: store what the handshake learned, go CONNECTED, tell the others."""
+        if "token_out" in values:
+            values["token_out"] = self.secrets.seal(str(values["token_out"]))
 
         def op(tx: Tx) -> None:
-            store.update_platform(tx, platform_id, status="CONNECTED", last_ok_us=now_us(), offline_since_us=None, **values)
+            row = store.get_platform(tx.conn, platform_id)
+            if row is None:
+                raise Invalid("the platform is gone")
+            declared = [(party, role) for party, role, _, _ in roles]
+            held = [(h.party, h.platform_id) for h in store.holders(tx.conn, [p for p, _ in declared])]
+            _check_claims(platform_id, row.claims, declared, held)
+            claims = row.claims if row.claims is not None else frozenset(declared)
+            store.update_platform(tx, platform_id, status="CONNECTED", last_ok_us=now_us(), offline_since_us=None,
+                                  claims=claims, **values)
             store.set_parties(tx, platform_id, roles)
 
         await self._write(op)
@@ -203,6 +241,24 @@ class Parties:
                 path = f"{obj.country_code.upper()}/{obj.party_id.upper()}/{getattr(obj, 'id', None) or obj.uid}"
                 draft = outbox.Draft(f"{name}:{key}", name, "post" if name == "cdr" else "put", path, row.doc)
                 outbox.enqueue(tx, [platform.id], draft)
+
+
+def _check_claims(
+    platform_id: int, claims: frozenset[tuple[PartyId, str]] | None, declared: list[tuple[PartyId, str]],
+    held: list[tuple[PartyId, int | None]],
+) -> None:
+    """Identity is fixed by the hub, not claimed: a platform holds only what its invitation allows, and never
+    a party code that the hub hosts or another platform holds (in any role)."""
+    if not declared:
+        raise Invalid("the credentials list no roles", "roles")
+    if claims is not None and (extra := set(declared) - claims):
+        allowed = ", ".join(f"{p} {r}" for p, r in sorted(claims))
+        raise Invalid(f"{', '.join(f'{p} {r}' for p, r in sorted(extra))} not allowed for this platform (it may hold: {allowed})", "roles")
+    codes = {p for p, _ in declared}
+    for party, holder in held:  # (party, the platform holding it; None: the hub hosts it)
+        if party in codes and holder != platform_id:
+            whose = "a party the hub hosts" if holder is None else "held by another platform"
+            raise Invalid(f"{party} is {whose}", "roles")
 
 
 def _clientinfo_draft(party: PartyId, role: str, status: str, updated_us: int | None = None) -> outbox.Draft:

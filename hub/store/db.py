@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hub.store import schema
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -39,6 +42,8 @@ Listener = Callable[[str, str], None]
 
 CHANNEL = "hub_events"
 MAX_BATCH = 256
+FOLLOW_INTERVAL = 0.2  # seconds between looks at the changes other SQLite processes made
+CHANGES_KEPT_US = 60_000_000  # how long those stay in the changes table
 
 
 class Tx:
@@ -73,7 +78,9 @@ class Database:
         self._kick = asyncio.Event()
         self._writer_task: asyncio.Task | None = None
         self._pg_listener: Any = None
+        self._foreign: list[Listener] = []
         self._closing = False
+        self.share = False  # SQLite: write this process's notes to the changes table for a serving process to follow
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -93,6 +100,7 @@ class Database:
             self._reader = self._read_engine.connect()
             self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-checkpoint")
             self._checkpoint_task = asyncio.get_running_loop().create_task(self._checkpoints())
+            self._follow_task: asyncio.Task | None = None
         else:
             self._engine = create_async_engine(self.url.set(drivername="postgresql+asyncpg"), pool_size=10, max_overflow=10)
             await self._listen_pg()
@@ -105,6 +113,8 @@ class Database:
             await self._writer_task
         if self.dialect == "sqlite":
             self._checkpoint_task.cancel()
+            if self._follow_task is not None:
+                self._follow_task.cancel()
             self._checkpointer.shutdown(wait=True)
             self._writer_conn.close()
             self._reader.close()
@@ -165,9 +175,9 @@ class Database:
                 outcomes = [(True, op(tx)) for op, _ in batch]
                 self._publish(tx)
             return outcomes, tx.notes
-        except Exception:
-            if len(batch) == 1:
-                raise
+        except Exception as exc:
+            if len(batch) == 1:  # the operation's own failure (a domain error, a constraint): the caller's to report
+                return [(False, exc)], []
         # One operation spoiled the batch: run each alone so that only the bad one fails.
         outcomes, notes = [], []
         for op, _ in batch:
@@ -183,12 +193,20 @@ class Database:
         return outcomes, notes
 
     def _publish(self, tx: Tx) -> None:
-        """On PostgreSQL, notifications go out with the commit to the other processes."""
-        if self.dialect == "postgresql" and tx.notes:
+        """Notifications go out with the commit to the other processes: on PostgreSQL by NOTIFY; on SQLite, from
+        a process that shares them (the CLI), as rows of the changes table that the serving process follows."""
+        if not tx.notes:
+            return
+        if self.dialect == "postgresql":
             tx.conn.execute(
                 sa.text("SELECT pg_notify(:channel, :payload)"),
                 [{"channel": CHANNEL, "payload": f"{self.instance}|{t}|{p}"} for t, p in tx.notes],
             )
+        elif self.share:
+            now = time.time_ns() // 1000
+            tx.conn.execute(sa.insert(schema.changes), [
+                {"instance": self.instance, "topic": t, "payload": p, "at_us": now} for t, p in tx.notes
+            ])
 
     async def _checkpoints(self) -> None:
         """Fold the WAL into the database file every second, off the event loop (PASSIVE: never waits)."""
@@ -227,17 +245,41 @@ class Database:
                                    {"channel": CHANNEL, "payload": f"{self.instance}|{topic}|{payload}"})
                 await conn.commit()
 
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def subscribe(self, listener: Listener, foreign_only: bool = False) -> None:
+        """`listener(topic, payload)` after each commit; `foreign_only`: only for what other processes changed."""
+        (self._foreign if foreign_only else self._listeners).append(listener)
 
-    def _deliver(self, notes: list[tuple[str, str]]) -> None:
+    def _deliver(self, notes: list[tuple[str, str]], foreign: bool = False) -> None:
+        listeners = self._listeners + self._foreign if foreign else self._listeners
         for topic, payload in notes:
-            for listener in self._listeners:
+            for listener in listeners:
                 try:
                     listener(topic, payload)
                 except Exception:
                     log.exception("listener failed on %s", topic)
 
+    def follow(self) -> None:
+        """SQLite: hear what other processes (the CLI) change while this one serves."""
+        if self.dialect == "sqlite" and self._follow_task is None:
+            self._follow_task = asyncio.get_running_loop().create_task(self._follow(), name="hub-db-follow")
+
+    async def _follow(self) -> None:
+        c = schema.changes
+        last = self._reader.execute(sa.select(sa.func.max(c.c.seq))).scalar() or 0
+        pruned = 0.0
+        while True:
+            await asyncio.sleep(FOLLOW_INTERVAL)
+            try:
+                rows = self._reader.execute(sa.select(c.c.seq, c.c.instance, c.c.topic, c.c.payload).where(c.c.seq > last).order_by(c.c.seq)).all()
+                if rows:
+                    last = rows[-1].seq
+                    self._deliver([(r.topic, r.payload) for r in rows if r.instance != self.instance], foreign=True)
+                if time.monotonic() - pruned > 60:
+                    pruned = time.monotonic()
+                    cutoff = time.time_ns() // 1000 - CHANGES_KEPT_US
+                    await self.write(lambda tx: tx.execute(sa.delete(c).where(c.c.at_us < cutoff)))
+            except (sqlite3.Error, sa.exc.SQLAlchemyError) as exc:
+                log.warning("following other processes' changes failed: %s", exc)
     async def _listen_pg(self) -> None:
         import asyncpg
 
@@ -247,7 +289,7 @@ class Database:
         def on_note(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
             instance, topic, body = payload.split("|", 2)
             if instance != self.instance:  # our own were delivered at commit
-                self._deliver([(topic, body)])
+                self._deliver([(topic, body)], foreign=True)
 
         await self._pg_listener.add_listener(CHANNEL, on_note)
 

@@ -121,6 +121,12 @@ def record(tx: Tx, seq: int, *, ok: bool, detail: str | None, status: str, retry
         tx.notify("outbox")
 
 
+def postpone(tx: Tx, seq: int, retry_at_us: int) -> None:
+    """Back to pending without counting an attempt (the hub, not the receiver, was busy)."""
+    tx.execute(sa.update(O).where(O.c.seq == seq).values(status="pending", next_attempt_us=retry_at_us))
+    tx.notify("outbox")
+
+
 def skip_open(tx: Tx, destination: int, reason: str) -> int:
     """Drop what is still waiting for a destination that went offline (its re-sync replaces it)."""
     return tx.execute(
@@ -156,6 +162,10 @@ def attempts(conn: sa.Connection, seq: int) -> list[tuple[int, bool, str]]:
 
 def counts(conn: sa.Connection) -> dict[str, int]:
     return dict(conn.execute(sa.select(O.c.status, sa.func.count()).group_by(O.c.status)).all())
+
+
+def inflight_count(conn: sa.Connection) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(O).where(O.c.status == "inflight")).scalar_one()
 
 
 def next_due_us(conn: sa.Connection) -> int | None:

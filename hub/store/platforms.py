@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.model import PartyId
 from hub.store import schema
 from hub.store.db import Tx
 from hub.store.documents import now_us
+from hub.store.secrets import Secrets, sealed
 
 P, PA = schema.platforms, schema.parties
 
@@ -42,11 +46,12 @@ class PlatformRow(msgspec.Struct, frozen=True):
     token_in_kind: str
     token_in_prev_hash: str | None
     token_in_prev_until_us: int | None
-    token_out: str | None
+    token_out: str | None  # encrypted (hub/store/secrets.py); the directory decrypts
     header_codec: str
     status: str
     last_ok_us: int | None
     offline_since_us: int | None
+    claims: frozenset[tuple[PartyId, str]] | None  # the parties and roles it may hold; None: not fixed yet
 
 
 def _platform(row: Any) -> PlatformRow:
@@ -68,7 +73,26 @@ def _platform(row: Any) -> PlatformRow:
         status=row.status,
         last_ok_us=row.last_ok_us,
         offline_since_us=row.offline_since_us,
+        claims=None if row.claims is None else parse_claims(row.claims),
     )
+
+
+Claims = frozenset[tuple[PartyId, str]]
+
+
+def claims_text(claims: Iterable[tuple[PartyId, str]]) -> str:
+    return ",".join(sorted(f"{party}:{role}" for party, role in claims))
+
+
+def parse_claims(text: str) -> Claims:
+    """`CC/PID:ROLE,...` (the form of the `claims` column and of the CLI)."""
+    out = set()
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        party, sep, role = item.partition(":")
+        if not sep or not role:
+            raise ValueError(f"{item!r}: expected CC/PID:ROLE")
+        out.add((PartyId.parse(party), role.upper()))
+    return frozenset(out)
 
 
 def all_platforms(conn: sa.Connection) -> list[PlatformRow]:
@@ -87,12 +111,15 @@ def all_parties(conn: sa.Connection) -> list[PartyRow]:
     ]
 
 
-def create_platform(tx: Tx, *, name: str, token_in: str, token_kind: str = "A", protocol: str = "ocpi", status: str = "PLANNED") -> int:
+def create_platform(
+    tx: Tx, *, name: str, token_in: str, token_kind: str = "A", protocol: str = "ocpi", status: str = "PLANNED",
+    claims: Iterable[tuple[PartyId, str]] | None = None,
+) -> int:
     now = now_us()
     pid = tx.execute(
         sa.insert(P).values(
             name=name, protocol=protocol, token_in_hash=token_hash(token_in), token_in_kind=token_kind,
-            status=status, created_us=now, updated_us=now,
+            status=status, created_us=now, updated_us=now, claims=None if claims is None else claims_text(claims),
         ).returning(P.c.id)
     ).scalar_one()
     tx.notify("platforms")
@@ -106,6 +133,8 @@ def update_platform(tx: Tx, platform_id: int, *, quiet: bool = False, **values: 
             values[name] = ",".join(sorted(values[name]))
     if "token_in" in values:
         values["token_in_hash"] = token_hash(values.pop("token_in"))
+    if "claims" in values and values["claims"] is not None and not isinstance(values["claims"], str):
+        values["claims"] = claims_text(values["claims"])
     tx.execute(sa.update(P).where(P.c.id == platform_id).values(updated_us=now_us(), **values))
     if not quiet:
         tx.notify("platforms")
@@ -117,14 +146,46 @@ def delete_platform(tx: Tx, platform_id: int) -> None:
     tx.notify("platforms")
 
 
+class Holder(msgspec.Struct, frozen=True):
+    party: PartyId
+    role: str
+    platform_id: int | None  # None: a party the hub hosts
+    platform_status: str | None
+
+
+def holders(conn: sa.Connection, parties: Iterable[PartyId]) -> list[Holder]:
+    """Who holds these party codes now (in any role), with the status of their platforms."""
+    codes = sorted({(p.country_code, p.party_id) for p in parties})
+    if not codes:
+        return []
+    rows = conn.execute(
+        sa.select(PA.c.country_code, PA.c.party_id, PA.c.role, PA.c.platform_id, P.c.status)
+        .select_from(PA.outerjoin(P, P.c.id == PA.c.platform_id))
+        .where(sa.tuple_(PA.c.country_code, PA.c.party_id).in_(codes))
+    )
+    return [Holder(PartyId(r.country_code, r.party_id), r.role, r.platform_id, r.status) for r in rows]
+
+
+def drop_parties(tx: Tx, platform_id: int, parties: Iterable[PartyId]) -> None:
+    """A platform gives up party codes (another invitation takes them over); it goes when it holds none."""
+    for party in parties:
+        tx.execute(sa.delete(PA).where(PA.c.platform_id == platform_id, PA.c.country_code == party.country_code,
+                                       PA.c.party_id == party.party_id))
+    if not tx.execute(sa.select(PA.c.role).where(PA.c.platform_id == platform_id).limit(1)).first():
+        tx.execute(sa.delete(P).where(P.c.id == platform_id))
+    tx.notify("platforms")
+
+
 def set_parties(tx: Tx, platform_id: int | None, roles: list[tuple[PartyId, str, str, str | None]]) -> None:
-    """Replace the parties of a platform: (party, role, name, business_details JSON)."""
+    """Replace the parties of a platform (or add parties the hub hosts, platform None): (party, role, name,
+    business_details JSON). The caller has made sure nobody else holds them."""
     now = now_us()
     if platform_id is not None:
         tx.execute(sa.delete(PA).where(PA.c.platform_id == platform_id))
     for party, role, name, details in roles:
-        key = sa.and_(PA.c.country_code == party.country_code, PA.c.party_id == party.party_id, PA.c.role == role)
-        tx.execute(sa.delete(PA).where(key))
+        if platform_id is None:
+            key = sa.and_(PA.c.country_code == party.country_code, PA.c.party_id == party.party_id, PA.c.role == role)
+            tx.execute(sa.delete(PA).where(key, PA.c.platform_id.is_(None)))
         tx.execute(
             sa.insert(PA).values(
                 country_code=party.country_code, party_id=party.party_id, role=role, platform_id=platform_id,
@@ -134,15 +195,28 @@ def set_parties(tx: Tx, platform_id: int | None, roles: list[tuple[PartyId, str,
     tx.notify("platforms")
 
 
+def seal_stored(tx: Tx, secrets: Secrets) -> None:
+    """Encrypt outgoing tokens stored before encryption existed."""
+    for row in tx.execute(sa.select(P.c.id, P.c.token_out).where(P.c.token_out.is_not(None))):
+        if not sealed(row.token_out):
+            tx.execute(sa.update(P).where(P.c.id == row.id).values(token_out=secrets.seal(row.token_out)))
+
+
 def touch_parties(tx: Tx, platform_id: int) -> None:
     """A status change is a ClientInfo change: its last_updated moves."""
     tx.execute(sa.update(PA).where(PA.c.platform_id == platform_id).values(updated_us=now_us()))
 
 
-def ensure_local_party(tx: Tx, party: PartyId, role: str, name: str) -> None:
-    """A party the hub itself represents (its own HUB role, operators whose chargers it runs)."""
-    exists = tx.execute(
-        sa.select(PA.c.role).where(PA.c.country_code == party.country_code, PA.c.party_id == party.party_id, PA.c.role == role)
-    ).first()
-    if not exists:
-        set_parties(tx, None, [(party, role, name, None)])
+def ensure_local_party(tx: Tx, party: PartyId, role: str, name: str) -> bool:
+    """A party the hub itself represents (its own HUB role, operators whose chargers it runs). False when a
+    platform holds the party code: the hub cannot host a party that another system speaks for."""
+    found = holders(tx.conn, [party])
+    if any(h.platform_id is not None for h in found):
+        return False
+    if not any(h.role == role for h in found):  # several processes may do this at once: the first insert wins
+        insert = (sqlite_insert if tx.dialect == "sqlite" else pg_insert)(PA).values(
+            country_code=party.country_code, party_id=party.party_id, role=role, platform_id=None, name=name[:100],
+            updated_us=now_us())
+        tx.execute(insert.on_conflict_do_nothing())
+        tx.notify("platforms")
+    return True

@@ -153,6 +153,7 @@ sessions = sa.Table(
     sa.Index("ix_sessions_updated", "updated_us", "country_code", "party_id", "id"),
     sa.Index("ix_sessions_emsp", "emsp_country_code", "emsp_party_id", "updated_us"),
     sa.Index("ix_sessions_token", "token_uid", "status"),
+    sa.Index("ix_sessions_evse", "location_id", "evse_uid", "status"),
 )
 
 cdrs = sa.Table(

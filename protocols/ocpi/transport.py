@@ -180,9 +180,9 @@ def parse_datetime(value: str | None, name: str) -> datetime | None:
     try:
         text = value.strip().replace(" ", "+")  # a '+' left unencoded in a query string arrives as a space
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset that leaves the years 1-9999
         raise OcpiError(200, INVALID_PARAMETERS, f"{name}: not an RFC 3339 date-time: {value!r}") from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
 def parse_int(value: str | None, name: str, default: int) -> int:
@@ -220,4 +220,17 @@ class Envelope(msgspec.Struct):
         return bytes(self.data) not in (b"", b"null")
 
 
-envelope_decoder = msgspec.json.Decoder(Envelope)
+class _EnvelopeDecoder:
+    """Decodes a peer's envelope. JSON nested deeper than msgspec can follow (it raises RecursionError) is
+    malformed too: a DecodeError, which the callers answer."""
+
+    _decoder = msgspec.json.Decoder(Envelope)
+
+    def decode(self, data: bytes) -> Envelope:
+        try:
+            return self._decoder.decode(data)
+        except RecursionError:
+            raise msgspec.DecodeError("JSON nested too deeply") from None
+
+
+envelope_decoder = _EnvelopeDecoder()

@@ -42,15 +42,23 @@ class Frame(msgspec.Struct, frozen=True):
     error: tuple[str, str, Any] | None = None  # CALLERROR: code, description, details
 
 
+MAX_ID = 36  # characters of a message id (OCPP-J)
+
+
 def parse(raw: str | bytes) -> Frame:
-    """A frame, or RpcError(RpcFrameworkError) when it is not one (its id cannot be trusted then)."""
+    """A frame, or RpcError when it is not one: RpcFrameworkError without an id when its id cannot be trusted.
+    Nothing a charger sends makes this raise anything else."""
     try:
         msg = _decoder.decode(raw)
     except msgspec.DecodeError:
         raise RpcError("RpcFrameworkError", "the message is not valid JSON") from None
-    if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[1], str):
-        raise RpcError("RpcFrameworkError", "an OCPP-J message is an array [type, id, ...]")
+    except RecursionError:  # msgspec's answer to nesting deeper than the stack
+        raise RpcError("RpcFrameworkError", "the message is nested too deeply") from None
+    if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[1], str) or not 0 < len(msg[1]) <= MAX_ID:
+        raise RpcError("RpcFrameworkError", f"an OCPP-J message is an array [type, id (a string of 1 to {MAX_ID} characters), ...]")
     kind, uid = msg[0], msg[1]
+    if type(kind) is not int:
+        raise RpcError("RpcFrameworkError", "the message type is a number", {"id": uid})
     if kind == CALL and len(msg) == 4 and isinstance(msg[2], str):
         if not isinstance(msg[3], dict):
             raise RpcError("FormatViolation", "the payload of a CALL is an object", {"id": uid})
@@ -58,9 +66,11 @@ def parse(raw: str | bytes) -> Frame:
     if kind == CALLRESULT and len(msg) == 3:
         return Frame(CALLRESULT, uid, payload=msg[2])
     if kind == CALLERROR and len(msg) >= 4:
-        return Frame(CALLERROR, uid, error=(str(msg[2]), str(msg[3]), msg[4] if len(msg) > 4 else {}))
+        code = msg[2] if isinstance(msg[2], str) else "GenericError"
+        description = msg[3] if isinstance(msg[3], str) else ""
+        return Frame(CALLERROR, uid, error=(code, description, msg[4] if len(msg) > 4 else {}))
     if kind not in (CALL, CALLRESULT, CALLERROR):
-        raise RpcError("MessageTypeNotSupported", f"unknown message type {kind!r}", {"id": uid})
+        raise RpcError("MessageTypeNotSupported", f"unknown message type {kind}", {"id": uid})
     raise RpcError("RpcFrameworkError", "the message does not have the elements of its type", {"id": uid})
 
 

@@ -3,12 +3,17 @@
 - Subprotocols `ocpp2.0.1` and `ocpp1.6`; a connection without one is refused.
 - The identity must be registered; a charger registered with a password must send it by HTTP Basic
   (security profile 1); both are checked at the handshake.
+- Failed handshakes are throttled per source address and per identity: a source that keeps failing gets
+  429 (Retry-After) without its password being checked; an identity under attack only has passwords checked
+  from sources without recent failures. Refusals are logged as one summary line per interval.
 - One `Station` per connection reads frames in its own loop. Calls from the charger are validated against
   the official schemas, handled (slow ones, which may wait for an eMSP's real-time authorization, in a task
-  of their own, so answers to the hub's calls are never stuck behind them) and answered; calls from the
-  hub (`call`) wait for their answer on a future. A message other than BootNotification from a charger
-  that never booted is answered SecurityError; a transaction message for an unknown transaction,
-  PropertyConstraintViolation. Nothing malformed reaches the store.
+  of their own, so answers to the hub's calls are not stuck behind them) and answered; calls from the
+  hub (`call`) wait for their answer on a future. A charger gets a fair share: with `ocpp_max_inflight` of
+  its messages in hand, its socket is not read until one is done, so a flooding charger slows only itself.
+  A message other than BootNotification from a charger that never booted is answered SecurityError; a
+  transaction message for an unknown transaction, PropertyConstraintViolation; any frame that is not OCPP-J,
+  the spec's CallError. Nothing malformed reaches the store, nothing a charger sends closes its connection.
 - Several processes: a call for a charger whose socket another process holds travels there and back as
   database notifications (PostgreSQL LISTEN/NOTIFY).
 """
@@ -20,7 +25,9 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -34,6 +41,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from hub.limits import Budgets, Tally
 from hub.services.charging import Charging
 from hub.services.errors import NotFound
 from hub.settings import Settings
@@ -49,6 +57,8 @@ SLOW = {"Authorize", "StartTransaction", "TransactionEvent"}  # may wait for an 
 HEARTBEAT_INTERVAL = 300
 ACK = {"FirmwareStatusNotification", "DiagnosticsStatusNotification", "NotifyReport", "NotifyEvent",
        "SecurityEventNotification", "LogStatusNotification", "NotifyMonitoringReport", "ReservationStatusUpdate"}
+PENDING_MAX = 32  # 2.0.1 transactions of a station started but not yet authorized (beyond, the oldest is forgotten)
+SEQ_KEEP = 32  # seqNos of such a transaction's events kept until it starts
 
 
 class ChargerOffline(Exception):
@@ -67,9 +77,11 @@ class Station:
         self.server = server
         self.booted = booted
         self.pending: dict[str, asyncio.Future] = {}
-        self.started: dict[str, v201.TransactionEvent] = {}  # 2.0.1 transactions started before any idToken
+        # 2.0.1 transactions started before any idToken: their first event and the seqNos seen since
+        self.started: dict[str, tuple[v201.TransactionEvent, tuple[int, ...]]] = {}
 
     async def run(self) -> None:
+        slots = asyncio.Semaphore(self.server.settings.ocpp_max_inflight)
         tasks: set[asyncio.Task] = set()
         try:
             async for raw in self.ws:
@@ -78,17 +90,18 @@ class Station:
                 except RpcError as err:
                     await self.ws.send(rpc.error(err.details.get("id", "-1"), err, self.version))
                     continue
-                if frame.kind == rpc.CALL:
-                    if frame.action in SLOW:
-                        task = asyncio.get_running_loop().create_task(self.handle(frame))
-                        tasks.add(task)
-                        task.add_done_callback(tasks.discard)
-                    else:
-                        await self.handle(frame)
-                else:
+                if frame.kind != rpc.CALL:  # an answer to the hub's call (one for no call is dropped)
                     waiter = self.pending.pop(frame.id, None)
                     if waiter is not None and not waiter.done():
                         waiter.set_result(frame)
+                elif frame.action in SLOW:
+                    await slots.acquire()  # backpressure: with its share in hand, this charger's socket is not read
+                    task = asyncio.get_running_loop().create_task(self.handle(frame))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    task.add_done_callback(lambda _: slots.release())
+                else:
+                    await self.handle(frame)
         except ConnectionClosed:
             pass
         finally:
@@ -143,6 +156,7 @@ class OcppServer:
         self._server: Server | None = None
         self._remote: dict[str, asyncio.Future] = {}
         self._verified: dict[str, str] = {}  # identity -> sha256 of the password last verified (cheap reconnects)
+        self.handshakes = Handshakes(settings)
         self.handlers: dict[str, dict[str, Handler]] = {"1.6": HANDLERS_16, "2.0.1": HANDLERS_201}
         db.subscribe(self._on_note)
 
@@ -176,16 +190,21 @@ class OcppServer:
         parts = request.path.split("?")[0].strip("/").split("/")
         if len(parts) != 2 or parts[0] != "ocpp" or not parts[1]:
             return connection.respond(HTTPStatus.NOT_FOUND, "not an OCPP endpoint: use /ocpp/<identity>\n")
-        identity = unquote(parts[1])
+        identity, source = unquote(parts[1]), _source(connection)
+        if (wait := self.handshakes.wait(source)) is not None:  # before any lookup: a throttled source costs nothing
+            return self.handshakes.throttled(connection, source, identity, wait)
         charger = await self.charging.get(identity)
         if charger is None:
-            log.warning("refused unknown charger %r", identity)
+            self.handshakes.failed(source, identity, known=False)
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
-        if charger.password_hash and not self._password_ok(identity, charger.password_hash, request.headers.get("Authorization")):
-            log.warning("refused charger %r: wrong or missing password", identity)
-            response = connection.respond(HTTPStatus.UNAUTHORIZED, "authentication required\n")
-            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
-            return response
+        if charger.password_hash:
+            if (wait := self.handshakes.wait(source, identity)) is not None:
+                return self.handshakes.throttled(connection, source, identity, wait)
+            if not self._password_ok(identity, charger.password_hash, request.headers.get("Authorization")):
+                self.handshakes.failed(source, identity, known=True)
+                response = connection.respond(HTTPStatus.UNAUTHORIZED, "authentication required\n")
+                response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
+                return response
         return None
 
     def _password_ok(self, identity: str, stored: str, header: str | None) -> bool:
@@ -241,7 +260,10 @@ class OcppServer:
         if not station.booted and action != "BootNotification":
             raise RpcError("SecurityError", "send a BootNotification first")
         messages = v16.MESSAGES if station.version == "1.6" else v201.MESSAGES
-        message = msgspec.convert(payload, messages[action], strict=False) if action in messages else payload
+        try:
+            message = msgspec.convert(payload, messages[action], strict=False) if action in messages else payload
+        except msgspec.ValidationError as exc:  # fits the schema, not the hub's bounds
+            raise RpcError("PropertyConstraintViolation", f"{action}: {exc}") from None
         try:
             return await handler(station, message)
         except NotFound as exc:
@@ -300,6 +322,69 @@ class OcppServer:
         except asyncio.TimeoutError:
             reply.update(error="Timeout", description="the charger did not answer")
         await self.db.publish("ocpp.reply", msgspec.json.encode(reply).decode())
+
+
+class Handshakes:
+    """Failed handshakes, counted per source address and per identity as budgets of failures (bounded in
+    number), so that guessing passwords or identities gets nowhere fast:
+    - a source that spent its failures gets 429 with Retry-After, without its password being checked;
+    - an identity that spent its failures is under attack: its password is only checked for sources without
+      recent failures, so the real charger still gets in from its own address;
+    - an unknown identity is a failure of its source (identity scanning).
+    Refusals are logged as one summary line per interval (the first of a known identity at INFO), never a
+    password."""
+
+    def __init__(self, settings: Settings) -> None:
+        rate, burst = settings.ocpp_handshake_failure_rate, settings.ocpp_handshake_failure_burst
+        self.sources = Budgets(rate, burst)
+        self.identities = Budgets(rate, burst)
+        self.interval = settings.ocpp_log_summary_interval
+        self.tally = Tally(log, "refused OCPP handshakes", self.interval)
+
+    def wait(self, source: str, identity: str | None = None) -> float | None:
+        """Seconds before a handshake from `source` (for `identity`) is worth checking; None: check it now."""
+        tried = self.sources.get(source)
+        if tried is not None and tried.spent:
+            return tried.seconds_until(1)
+        attacked = self.identities.get(identity) if identity is not None else None
+        if attacked is not None and attacked.spent and tried is not None and not tried.full:
+            return min(tried.seconds_until(tried.burst), attacked.seconds_until(1))
+        return None
+
+    def failed(self, source: str, identity: str, known: bool) -> None:
+        self.sources[source].take()
+        first = self._count(source, identity)
+        if known:
+            self.identities[identity].take()
+            if first:
+                log.info("charger %r refused: wrong or missing password (from %s); further refusals are summarised every %g s",
+                         identity, source, self.interval)
+
+    def throttled(self, connection: ServerConnection, source: str, identity: str, wait: float) -> Response:
+        self._count(source, identity)
+        self.tally.add("throttled (429) by source", source)
+        response = connection.respond(HTTPStatus.TOO_MANY_REQUESTS, "too many failed handshakes: retry later\n")
+        response.headers["Retry-After"] = str(max(1, math.ceil(min(wait, 3600))))
+        return response
+
+    def _count(self, source: str, identity: str) -> bool:
+        """Count a refusal; True for the identity's first in this interval."""
+        self.tally.add("by source", source)
+        return self.tally.add("by identity", identity)
+
+
+def _source(connection: ServerConnection) -> str:
+    """Who is knocking: the address, or its /64 for IPv6 (one subscriber holds a whole /64)."""
+    host = str((connection.remote_address or ("unknown",))[0])
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{host}/64", strict=False))
+    return str(address)
 
 
 # --- handlers ------------------------------------------------------------------------------------------
@@ -376,7 +461,8 @@ async def _status201(st: Station, m: v201.StatusNotification) -> dict[str, Any]:
 
 
 async def _authorize201(st: Station, m: v201.Authorize) -> dict[str, Any]:
-    auth = await st.server.charging.authorize(st.identity, m.id_token.id_token, v201.TOKEN_TYPE.get(m.id_token.type))
+    auth = await st.server.charging.authorize(st.identity, m.id_token.id_token, v201.TOKEN_TYPE.get(m.id_token.type),
+                                              by_contract=m.id_token.type == v201.CONTRACT)
     return v201.id_token_info(auth, known=auth.token is not None)
 
 
@@ -389,16 +475,18 @@ async def _transaction201(st: Station, m: v201.TransactionEvent) -> dict[str, An
     charging, tx = st.server.charging, m.transaction_info.transaction_id
     readings = v201.samples(m.meter_value)
     if m.event_type == "Started" or tx in st.started:
-        first = st.started.get(tx, m)
+        first, seen = st.started.pop(tx, (m, ()))
+        seen = (*seen, m.seq_no)[-SEQ_KEEP:]
         if m.id_token is None:  # started before authorization (e.g. on plug-in): wait for the idToken
-            st.started[tx] = first
+            if m.event_type != "Ended":  # (one that ends unauthorized never was a transaction of the hub's)
+                _wait_for_token(st, tx, first, seen)
             return {}
-        st.started.pop(tx, None)
         evse = first.evse or m.evse or v201.Evse(id=1, connector_id=1)
         start_readings = v201.samples(first.meter_value)
         _, auth = await charging.start(
             st.identity, evse.id, evse.connector_id or 1, m.id_token.id_token, v201.TOKEN_TYPE.get(m.id_token.type),
             _energy(start_readings, last=False) or Decimal(0), first.timestamp, ocpp_id=tx,
+            by_contract=m.id_token.type == v201.CONTRACT, seq_nos=seen, samples=start_readings,
         )
         if m.event_type == "Ended":
             await charging.stop(st.identity, tx, _energy(readings, last=True), m.timestamp, readings, m.transaction_info.stopped_reason)
@@ -406,10 +494,16 @@ async def _transaction201(st: Station, m: v201.TransactionEvent) -> dict[str, An
             await charging.meter(st.identity, tx, readings)
         return v201.id_token_info(auth, known=auth.token is not None)
     if m.event_type == "Updated":
-        await charging.meter(st.identity, tx, readings)
+        await charging.meter(st.identity, tx, readings, m.seq_no)
     else:
-        await charging.stop(st.identity, tx, _energy(readings, last=True), m.timestamp, readings, m.transaction_info.stopped_reason)
+        await charging.stop(st.identity, tx, _energy(readings, last=True), m.timestamp, readings, m.transaction_info.stopped_reason, m.seq_no)
     return {"idTokenInfo": {"status": "Accepted"}} if m.id_token else {}
+
+
+def _wait_for_token(st: Station, tx: str, first: v201.TransactionEvent, seen: tuple[int, ...]) -> None:
+    st.started[tx] = (first, seen)
+    if len(st.started) > PENDING_MAX:
+        del st.started[next(iter(st.started))]
 
 
 async def _meter201(st: Station, m: v201.MeterValues) -> dict[str, Any]:

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from ocpp.v16.enums import AuthorizationStatus, ChargePointStatus, RegistrationStatus, RemoteStartStopStatus
 
 from hub import model
+from protocols.ocpp import signed
 
 
 class _M(msgspec.Struct, rename="camel", kw_only=True):
-    """A 1.6 payload (already checked against the official schema)."""
+    """A 1.6 payload (already checked against the official schema; what the schema leaves unbounded is bounded
+    here, so a value that fits it but not the hub is a PropertyConstraintViolation, never an error later)."""
+
+
+PLAUSIBLE = 10**12  # a meter reading (Wh, W, A) beyond is nonsense, and could overflow the arithmetic
+ConnectorNo = Annotated[int, msgspec.Meta(ge=0, le=999)]  # an EVSE uid `<identity>-<n>` stays within 36 characters
+Wh = Annotated[int, msgspec.Meta(ge=-PLAUSIBLE, le=PLAUSIBLE)]
 
 
 class BootNotification(_M):
@@ -33,7 +40,7 @@ class BootNotification(_M):
 
 
 class StatusNotification(_M):
-    connector_id: int
+    connector_id: ConnectorNo
     error_code: str
     status: str
     timestamp: datetime | None = None
@@ -46,9 +53,9 @@ class Authorize(_M):
 
 
 class StartTransaction(_M):
-    connector_id: int
+    connector_id: ConnectorNo
     id_tag: str
-    meter_start: int
+    meter_start: Wh
     timestamp: datetime
     reservation_id: int | None = None
 
@@ -69,13 +76,13 @@ class MeterValue(_M):
 
 
 class MeterValues(_M):
-    connector_id: int
+    connector_id: ConnectorNo
     meter_value: list[MeterValue]
     transaction_id: int | None = None
 
 
 class StopTransaction(_M):
-    meter_stop: int
+    meter_stop: Wh
     timestamp: datetime
     transaction_id: int
     reason: str | None = None
@@ -121,7 +128,9 @@ def now() -> str:
 
 
 def id_tag_info(auth: model.Authorization) -> dict[str, Any]:
-    return {"idTagInfo": {"status": AUTHORIZATION[auth.allowed]}}
+    """1.6 knows ConcurrentTx; the hub's other refusals (where, when) are Invalid here."""
+    status = AuthorizationStatus.concurrent_tx if auth.refusal == "CONCURRENT_TX" else AUTHORIZATION[auth.allowed]
+    return {"idTagInfo": {"status": status}}
 
 
 def _scale(value: str, unit: str | None, base: str) -> Decimal | None:
@@ -129,27 +138,41 @@ def _scale(value: str, unit: str | None, base: str) -> Decimal | None:
         number = Decimal(value)
     except ArithmeticError:
         return None
+    if not number.is_finite() or abs(number) >= PLAUSIBLE:
+        return None
     return number * 1000 if unit == f"k{base}" else number
 
 
 def samples(values: list[MeterValue]) -> list[model.MeterReading]:
     """Energy register (Wh), power (W) and current (A) readings. Per-phase values are skipped where a total
-    exists (energy, power); signed and unparseable values are left out."""
+    exists (energy, power); unparseable values are left out. A signed energy register (format SignedData: the
+    value is the meter's signed string, e.g. OCMF) is kept as the reading's signed form."""
     out = []
     for mv in values:
         energy = power = current = None
+        signed_energy: SampledValue | None = None
         for sv in mv.sampled_value:
             measurand = sv.measurand or ENERGY
-            if sv.format == "SignedData" or (sv.phase and measurand != "Current.Import"):
+            if sv.phase and measurand != "Current.Import":
                 continue
-            if measurand == ENERGY and sv.location in (None, "Outlet"):
+            if sv.format == "SignedData":
+                signed_energy = sv if measurand == ENERGY else signed_energy
+            elif measurand == ENERGY and sv.location in (None, "Outlet"):
                 energy = _scale(sv.value, sv.unit, "Wh")
             elif measurand == "Power.Active.Import":
                 power = _scale(sv.value, sv.unit, "W")
             elif measurand == "Current.Import" and current is None:
                 current = _scale(sv.value, None, "A")
-        out.append(model.MeterReading(timestamp=mv.timestamp, energy_wh=energy, power_w=power, current_a=current))
+        out.append(model.MeterReading(timestamp=mv.timestamp, energy_wh=energy, power_w=power, current_a=current,
+                                      signed=_signed(signed_energy, energy)))
     return out
+
+
+def _signed(sv: SampledValue | None, energy: Decimal | None) -> model.SignedReading | None:
+    if sv is None:
+        return None
+    encoding = "OCMF" if sv.value.startswith("OCMF|") else "UNKNOWN"  # 1.6 does not say; OCMF names itself
+    return signed.reading(sv.value, sv.context, encoding, None, energy)
 
 
 # --- the hub's calls to a 1.6 charge point ----------------------------------------------------------

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from ocpp.v201.enums import ConnectorStatusEnumType, RegistrationStatusEnumType, RequestStartStopStatusEnumType
 
 from hub import model
+from protocols.ocpp import signed
 
 
 class _M(msgspec.Struct, rename="camel", kw_only=True):
-    """A 2.0.1 payload (already checked against the official schema)."""
+    """A 2.0.1 payload (already checked against the official schema; what the schema leaves unbounded is bounded
+    here, so a value that fits it but not the hub is a PropertyConstraintViolation, never an error later)."""
+
+
+PLAUSIBLE = Decimal(10) ** 12  # a meter reading (Wh, W, A) beyond is nonsense, and could overflow the arithmetic
+EvseNo = Annotated[int, msgspec.Meta(ge=0, le=999)]  # an EVSE uid `<identity>-<n>` stays within 36 characters
 
 
 class ChargingStation(_M):
@@ -36,8 +42,8 @@ class BootNotification(_M):
 class StatusNotification(_M):
     timestamp: datetime
     connector_status: str
-    evse_id: int
-    connector_id: int
+    evse_id: EvseNo
+    connector_id: EvseNo
 
 
 class IdToken(_M):
@@ -51,7 +57,14 @@ class Authorize(_M):
 
 class UnitOfMeasure(_M):
     unit: str = "Wh"
-    multiplier: int = 0
+    multiplier: Annotated[int, msgspec.Meta(ge=-9, le=9)] = 0
+
+
+class SignedMeterValue(_M):
+    signed_meter_data: str
+    signing_method: str
+    encoding_method: str
+    public_key: str
 
 
 class SampledValue(_M):
@@ -61,6 +74,7 @@ class SampledValue(_M):
     phase: str | None = None
     location: str | None = None
     unit_of_measure: UnitOfMeasure | None = None
+    signed_meter_value: SignedMeterValue | None = None
 
 
 class MeterValue(_M):
@@ -69,7 +83,7 @@ class MeterValue(_M):
 
 
 class MeterValues(_M):
-    evse_id: int
+    evse_id: EvseNo
     meter_value: list[MeterValue]
 
 
@@ -81,15 +95,15 @@ class TransactionInfo(_M):
 
 
 class Evse(_M):
-    id: int
-    connector_id: int | None = None
+    id: EvseNo
+    connector_id: EvseNo | None = None
 
 
 class TransactionEvent(_M):
     event_type: str  # Started, Updated, Ended
     timestamp: datetime
     trigger_reason: str
-    seq_no: int
+    seq_no: Annotated[int, msgspec.Meta(ge=0, le=2**53)]
     transaction_info: TransactionInfo
     offline: bool = False
     evse: Evse | None = None
@@ -113,9 +127,12 @@ STATUS: dict[str, model.EvseStatus] = {
 AUTHORIZATION: dict[str, str] = {
     "ALLOWED": "Accepted", "BLOCKED": "Blocked", "EXPIRED": "Expired", "NO_CREDIT": "NoCredit", "NOT_ALLOWED": "Invalid",
 }
+REFUSAL: dict[model.AuthorizationRefusal, str] = {"CONCURRENT_TX": "ConcurrentTx", "NOT_AT_THIS_LOCATION": "NotAtThisLocation",
+                                                  "NOT_AT_THIS_TIME": "NotAtThisTime"}
 # IdTokenEnumType -> the OCPI token type to look for (None: any)
 TOKEN_TYPE: dict[str, str | None] = {"ISO14443": "RFID", "ISO15693": "RFID", "Central": None, "eMAID": None, "KeyCode": "OTHER",
                                      "Local": "OTHER", "MacAddress": "OTHER", "NoAuthorization": "OTHER"}
+CONTRACT = "eMAID"  # an ISO 15118 contract id: the token is found by its contract_id, not its uid
 ENERGY = "Energy.Active.Import.Register"
 
 
@@ -133,11 +150,13 @@ def boot_accepted(interval: int) -> dict[str, Any]:
 
 
 def id_token_info(auth: model.Authorization, known: bool = True) -> dict[str, Any]:
-    status = AUTHORIZATION[auth.allowed] if known else "Unknown"
+    status = REFUSAL[auth.refusal] if auth.refusal else AUTHORIZATION[auth.allowed] if known else "Unknown"
     return {"idTokenInfo": {"status": status}}
 
 
-def _value(sv: SampledValue) -> Decimal:
+def _value(sv: SampledValue) -> Decimal | None:
+    if not sv.value.is_finite() or abs(sv.value) >= PLAUSIBLE:
+        return None
     unit = sv.unit_of_measure or UnitOfMeasure()
     scale = Decimal(10) ** unit.multiplier
     factor = 1000 if unit.unit in ("kWh", "kW") else 1
@@ -145,21 +164,29 @@ def _value(sv: SampledValue) -> Decimal:
 
 
 def samples(values: list[MeterValue] | None) -> list[model.MeterReading]:
+    """Energy register (Wh), power (W) and current (A) readings, the energy register's signed form with them."""
     out = []
     for mv in values or []:
         energy = power = current = None
+        signed_energy: model.SignedReading | None = None
         for sv in mv.sampled_value:
             measurand = sv.measurand or ENERGY
             if sv.phase and measurand != "Current.Import":
                 continue
             if measurand == ENERGY and sv.location in (None, "Outlet"):
                 energy = _value(sv)
+                signed_energy = _signed(sv, energy) or signed_energy
             elif measurand == "Power.Active.Import":
                 power = _value(sv)
             elif measurand == "Current.Import" and current is None:
-                current = sv.value
-        out.append(model.MeterReading(timestamp=mv.timestamp, energy_wh=energy, power_w=power, current_a=current))
+                current = _value(sv)
+        out.append(model.MeterReading(timestamp=mv.timestamp, energy_wh=energy, power_w=power, current_a=current, signed=signed_energy))
     return out
+
+
+def _signed(sv: SampledValue, energy: Decimal | None) -> model.SignedReading | None:
+    s = sv.signed_meter_value
+    return None if s is None else signed.reading(s.signed_meter_data, sv.context, s.encoding_method, s.public_key, energy)
 
 
 # --- the hub's calls to a 2.0.1 station -----------------------------------------------------------------

@@ -27,11 +27,17 @@ def _file(version: str, action: str, response: bool) -> Path:
     return SCHEMAS[version] / f"{action}{'Response' if response else 'Request'}.json"
 
 
-@lru_cache(maxsize=None)
+# the schema files there are, listed once: an action name from a charger is looked up here, never used as a path
+FILES = {path for directory in SCHEMAS.values() for path in directory.glob("*.json")}
+
+
 def validator(version: str, action: str, response: bool = False) -> Callable[[Any], Any] | None:
     path = _file(version, action, response)
-    if not path.is_file():
-        return None
+    return _compiled(path) if path in FILES else None
+
+
+@lru_cache(maxsize=None)  # bounded: one per schema file
+def _compiled(path: Path) -> Callable[[Any], Any]:
     schema = json.loads(path.read_text(encoding="utf-8-sig"))
     schema.pop("$schema", None)  # 2.0.1 files say draft-06 but are draft-04 in content; compile all as draft-04
     return fastjsonschema.compile(schema)

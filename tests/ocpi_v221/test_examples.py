@@ -1,5 +1,5 @@
 """Every official OCPI 2.2.1 example: the valid ones decode into the wire types, pass the rules and encode
-back to equal JSON; each known-defective one (spec/ocpi-2.2.1/SOURCE.md) is rejected naming the bad field."""
+back to equal JSON; each known-defective one (tests/data/spec/ocpi-2.2.1/SOURCE.md) is rejected naming the bad field."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def _without_nulls(value: Any) -> Any:
 
 
 def test_the_examples_are_there() -> None:
-    assert EXAMPLES.is_dir(), f"the OCPI examples are missing at {EXAMPLES} (set HUB_SPEC_DIR)"
+    assert EXAMPLES.is_dir(), f"the OCPI examples are missing at {EXAMPLES}"
 
 
 def test_every_example_is_covered() -> None:

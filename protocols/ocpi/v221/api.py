@@ -17,10 +17,12 @@ from typing import Any
 import httpx
 import msgspec
 from litestar import Request
+from litestar.exceptions import HTTPException
 
-from hub.core import Core
 from hub import model
+from hub.core import Core
 from hub.model import PartyId
+from hub.outbound import Coalescer, TooLarge, refused
 from hub.services import errors
 from hub.services.directory import Platform
 from hub.store import documents as docs
@@ -28,6 +30,7 @@ from protocols.ocpi import transport as t
 from protocols.ocpi.transport import OcpiError, Reply
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221 import rules, wire
+
 from protocols.ocpi.v221.client import OcpiClient, PeerError, endpoint, join
 
 log = logging.getLogger(__name__)
@@ -72,11 +75,18 @@ def as_ocpi_error(exc: Exception) -> OcpiError:
             return OcpiError(http, code, str(exc))
     if isinstance(exc, errors.HubError):
         return OcpiError(200, t.HUB_ERROR, str(exc))
+    if isinstance(exc, HTTPException):  # the framework refused the request (413: body over max_body_bytes)
+        log.info("refused an OCPI request: %s %s", exc.status_code, exc.detail)
+        return OcpiError(exc.status_code, t.CLIENT_ERROR if exc.status_code < 500 else t.SERVER_ERROR, exc.detail)
     log.exception("unexpected error in an OCPI request", exc_info=exc)
     return OcpiError(500, t.SERVER_ERROR, "internal error")
 
 
 def echo_headers(request: Request, party: PartyId | None, responder: PartyId | None) -> dict[str, str]:
+    """X-Request-ID and X-Correlation-ID, and the routing headers once the requester is known: `party`, or the
+    one Ocpi.enter authenticated (errors are answered far from the handler)."""
+    if party is None and (ctx := request.state.get("ocpi_ctx")) is not None:
+        party = ctx.party
     headers = {
         "X-Request-ID": request.headers.get("x-request-id", "")[:64],
         "X-Correlation-ID": (request.headers.get("x-correlation-id") or request.headers.get("x-request-id", ""))[:64],
@@ -96,6 +106,7 @@ class Ocpi:
         self.versions_url = f"{core.settings.base_url}/ocpi/versions"
         self.base = f"{core.settings.base_url}/ocpi/{VERSION}"
         self.page_limit = core.settings.page_limit
+        self.authorizations = Coalescer()  # chargers asking about one token at one place share one question
 
     # --- request pipeline ----------------------------------------------------------------------
 
@@ -121,7 +132,8 @@ class Ocpi:
                 party = next(iter(platform.parties))
             elif party not in platform.parties:
                 raise OcpiError(200, t.INVALID_PARAMETERS, f"OCPI-from {party} is not a party of this platform")
-        return Ctx(platform, routing, token, party)
+        ctx = request.state.ocpi_ctx = Ctx(platform, routing, token, party)  # for echo_headers on errors
+        return ctx
 
     def respond(
         self, request: Request, ctx: Ctx | None, body: bytes, status: int = 200, headers: dict[str, str] | None = None,
@@ -148,7 +160,9 @@ class Ocpi:
         raw = await request.body()
         if not raw:
             raise OcpiError(200, t.INVALID_PARAMETERS, "a JSON body is required")
-        return wire.decode(raw, type_)
+        obj = wire.decode(raw, type_)
+        Ocpi.check(rules.check_dates(obj))
+        return obj
 
     @staticmethod
     def check(problems: list[rules.Problem]) -> None:
@@ -198,14 +212,19 @@ class Ocpi:
         base = endpoint(platform, "tokens", "SENDER")
         if base is None or not platform.connected:
             raise PeerError(f"{token.owner_party} cannot be asked (no tokens Sender endpoint, or not connected)")
-        response = await self.client.to_platform(
-            platform, "POST", join(base, token.uid, "authorize"), params={"type": token.type},
-            body=wire.encode(m.location_references_from_canonical(where)), from_party=self.hub_party, to_party=token.owner_party,
-            timeout=self.core.settings.realtime_auth_timeout,
-        )
-        if response.status_code == 404:
-            return model.AuthorizationInfo(allowed="NOT_ALLOWED", token=token)
-        return m.authorization_info_to_canonical(self.client.data(response, wire.AuthorizationInfo, "authorize"))
+
+        async def ask() -> model.AuthorizationInfo:
+            response = await self.client.to_platform(
+                platform, "POST", join(base, token.uid, "authorize"), params={"type": token.type},
+                body=wire.encode(m.location_references_from_canonical(where)), from_party=self.hub_party,
+                to_party=token.owner_party, timeout=self.core.settings.realtime_auth_timeout,
+            )
+            if response.status_code == 404:
+                return model.AuthorizationInfo(allowed="NOT_ALLOWED", token=token)
+            return m.authorization_info_to_canonical(self.client.data(response, wire.AuthorizationInfo, "authorize"))
+
+        key = (platform.id, token.uid.upper(), token.type, where.location_id.upper(), tuple(where.evse_uids))
+        return await self.authorizations.run(key, ask)
 
     # --- forwarding ----------------------------------------------------------------------------
 
@@ -239,11 +258,20 @@ class Ocpi:
                 correlation_id=ctx.routing.correlation_id or None, params=params if params is not None else dict(request.query_params),
                 timeout=self.core.settings.forward_timeout,
             )
-        except httpx.TimeoutException as exc:
+        except httpx.TimeoutException as exc:  # slow, or too many calls to it in flight (Busy): not offline
             raise errors.ReceiverTimeout(f"{to} did not answer within {self.core.settings.forward_timeout:g} s") from exc
-        except (httpx.HTTPError, PeerError) as exc:
+        except TooLarge as exc:
+            raise errors.HubError(f"{to} answered with more than the hub reads") from exc
+        except httpx.HTTPError as exc:
+            if refused(exc) is not None:  # its endpoint points where the hub may not call: not a sign of life or death
+                raise errors.ReceiverOffline(f"{to} cannot be reached") from exc
+            await self.core.parties.went_offline(platform.id, f"{type(exc).__name__}: {exc}")
+            raise errors.ReceiverOffline(f"{to} cannot be reached") from exc
+        except PeerError as exc:
             await self.core.parties.went_offline(platform.id, f"{type(exc).__name__}: {exc}")
             raise errors.ReceiverOffline(f"{to} cannot be reached") from exc
         await self.core.parties.touch(platform.id)
+        if 300 <= response.status_code < 400:  # never followed, and not relayed: the caller must not be sent elsewhere either
+            raise errors.HubError(f"{to} answered with a redirect (HTTP {response.status_code}), which the hub does not follow")
         relay = {k: response.headers[k] for k in ("link", "x-total-count", "x-limit", "location") if k in response.headers}
         return self.respond(request, ctx, response.content, response.status_code, relay, responder=to)

@@ -12,6 +12,7 @@ import httpx
 import msgspec
 
 from hub.model import PartyId
+from hub.outbound import Outbound, refused
 from hub.services.directory import Platform
 from protocols.ocpi import transport as t
 from protocols.ocpi.v221 import wire
@@ -28,7 +29,18 @@ KIND_MODULE = {v: k for k, v in MODULE_KIND.items()} | {"evse": "locations", "co
 
 
 class PeerError(Exception):
-    """A peer could not be used: unreachable, or it answered outside the protocol."""
+    """A peer could not be used: unreachable, or it answered outside the protocol. `public` is what may be told
+    to the party itself: nothing that would make the hub a probe of networks (refused, timed out, closed)."""
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public or message
+
+
+def _unreachable(what: str, exc: Exception) -> PeerError:
+    if (reason := refused(exc)) is not None:
+        return PeerError(f"{what}: {reason}")
+    return PeerError(f"{what}: {type(exc).__name__}: {exc}", f"{what}: the request failed")
 
 
 @lru_cache(maxsize=512)
@@ -55,17 +67,12 @@ def join(base: str, *parts: str) -> str:
 
 
 class OcpiClient:
-    def __init__(self, hub_party: PartyId, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.hub_party = hub_party
-        self.timeout = timeout
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            transport=transport,
-        )
+    """OCPI calls through the hub's one guarded outbound client (hub/outbound.py)."""
 
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    def __init__(self, hub_party: PartyId, outbound: Outbound, timeout: float = 10.0) -> None:
+        self.hub_party = hub_party
+        self.outbound = outbound
+        self.timeout = timeout
 
     # --- raw calls -----------------------------------------------------------------------------
 
@@ -83,9 +90,7 @@ class OcpiClient:
         }
         if body is not None:
             headers["Content-Type"] = "application/json"
-        return await self.http.request(
-            method, url, content=body, headers=headers, params=params, timeout=timeout or self.http.timeout
-        )
+        return await self.outbound.request(method, url, content=body, headers=headers, params=params, timeout=timeout or self.timeout)
 
     async def to_platform(
         self, platform: Platform, method: str, url: str, **kwargs: Any
@@ -99,7 +104,7 @@ class OcpiClient:
         try:
             response = await self.call("GET", url, token, codec)
         except httpx.HTTPError as exc:
-            raise PeerError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+            raise _unreachable(f"GET {url}", exc) from exc
         return self.data(response, type_, f"GET {url}")
 
     @staticmethod
@@ -123,7 +128,7 @@ class OcpiClient:
             try:
                 response = await self.call("GET", url, token, codec)
             except httpx.HTTPError as exc:
-                raise PeerError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+                raise _unreachable(f"GET {url}", exc) from exc
             if response.status_code != 401:
                 return codec
         raise PeerError(f"GET {url}: the token is refused (tried Base64 and raw)")

@@ -47,6 +47,9 @@ async def command_post(request: Request, ocpi: NamedDependency[Ocpi], command: F
     except errors.UnknownLocation as exc:  # the spec's answer: 2003 with a REJECTED CommandResponse
         body = wire.encode(wire.CommandResponse(result="REJECTED", timeout=0))
         return ocpi.respond(request, ctx, t.envelope(body, t.UNKNOWN_LOCATION, exc.message))
+    except errors.NotPermitted as exc:
+        response = model.CommandResponse(result="REJECTED", timeout=0, message=[model.DisplayText("en", exc.message[:512])])
+        return ocpi.ok(request, ctx, wire.encode(m.command_response_from_canonical(response)))
     record = await ocpi.core.commands.open(command, ctx.party, receiver, req, w.response_url, ctx.routing.correlation_id)
     local = ocpi.core.commands.local.get("command")
     if ocpi.core.directory.platform_of(receiver) is None:
@@ -92,21 +95,15 @@ async def _relay_result(request: Request, ocpi: NamedDependency[Ocpi], ctx: Ctx,
 # --- charging profiles -------------------------------------------------------------------------
 
 
-async def _profile_receiver(ocpi: Ocpi, ctx: Ctx, session_id: str) -> model.PartyId:
-    to = ocpi.target(ctx) or _to(ctx, ocpi)
-    if to is not None:
-        return to
-    session = await ocpi.core.objects.find_session(session_id)
-    if session is None:
-        raise errors.NotFound(f"unknown session {session_id}")
-    return session.owner_party
-
-
 async def _profile_request(
     request: Request, ocpi: Ocpi, ctx: Ctx, session_id: str, kind: str, response_url: str, payload: msgspec.Struct,
     body: bytes | None, params: dict[str, str],
 ) -> Reply:
-    receiver = await _profile_receiver(ocpi, ctx, session_id)
+    try:
+        receiver = await ocpi.core.commands.profile_receiver(ctx.platform, ctx.party, session_id, ocpi.target(ctx) or _to(ctx, ocpi))
+    except errors.UnknownSession:  # unknown, or another eMSP's: the same answer, so nothing leaks
+        unknown = model.ChargingProfileResponse(result="UNKNOWN_SESSION", timeout=0)
+        return ocpi.ok(request, ctx, wire.encode(m.charging_profile_response_from_canonical(unknown)))
     record = await ocpi.core.commands.open(kind, ctx.party, receiver, payload, response_url, ctx.routing.correlation_id)
     hub_url = f"{ocpi.base}/sender/chargingprofiles/results/{record.id}"
     if ocpi.core.directory.platform_of(receiver) is None:

@@ -24,6 +24,7 @@ from hub.store.documents import now_us
 from protocols.ocpi import transport as t
 from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import wire
+from hub.outbound import Forbidden
 from protocols.ocpi.v221.client import PeerError, capabilities
 
 if TYPE_CHECKING:
@@ -59,20 +60,6 @@ def _roles(theirs: wire.Credentials) -> list[tuple[PartyId, str, str, str | None
     return out
 
 
-def _check_roles(ocpi: Ocpi, platform: Platform, roles: list[tuple[PartyId, str, str, str | None]]) -> None:
-    """A platform may claim only parties nobody else holds, and must include the party it was invited as."""
-    directory = ocpi.core.directory
-    for party, role, _, _ in roles:
-        for row in directory.party_rows(party):
-            if row.role == role and row.platform_id != platform.id:
-                raise OcpiError(200, t.INVALID_PARAMETERS, f"{party} {role} is already connected through another platform")
-    invited = set(platform.roles)
-    claimed = {(p, r) for p, r, _, _ in roles}
-    if platform.row.token_in_kind == "A" and invited and not invited <= claimed:
-        missing = ", ".join(f"{p} {r}" for p, r in invited - claimed)
-        raise OcpiError(200, t.INVALID_PARAMETERS, f"token A was issued for {missing}, which the credentials do not list")
-
-
 async def accept(ocpi: Ocpi, platform: Platform, theirs: wire.Credentials, *, update: bool) -> wire.Credentials:
     registered = platform.row.token_in_kind != "A"
     if update and not registered:
@@ -80,14 +67,8 @@ async def accept(ocpi: Ocpi, platform: Platform, theirs: wire.Credentials, *, up
     if not update and registered:
         raise errors.AlreadyRegistered("already registered: use PUT to update, DELETE to unregister")
     roles = _roles(theirs)
-    _check_roles(ocpi, platform, roles)
-    try:
-        codec, details_url, endpoints = await ocpi.client.discover(theirs.url, theirs.token)
-    except PeerError as exc:
-        code = t.UNSUPPORTED_VERSION if "no common version" in str(exc) else t.UNABLE_TO_USE_CLIENT_API
-        raise OcpiError(200, code, f"cannot use your API: {exc}") from exc
-    if not endpoints:
-        raise OcpiError(200, t.NO_MATCHING_ENDPOINTS, "your version details list no endpoints")
+    ocpi.core.parties.check_claims(platform, [(p, r) for p, r, _, _ in roles])  # before the hub calls anything of theirs
+    codec, endpoints = await _discover(ocpi, theirs.url, theirs.token)
     receives, serves = capabilities(endpoints)
     token_c = new_token()
     values: dict[str, object] = dict(
@@ -101,14 +82,38 @@ async def accept(ocpi: Ocpi, platform: Platform, theirs: wire.Credentials, *, up
     return wire.Credentials(token=token_c, url=ocpi.versions_url, roles=hub_roles(ocpi))
 
 
-async def register_with(ocpi: Ocpi, versions_url: str, token_a: str, name: str | None = None) -> Platform:
-    """The hub as the Sender of the handshake toward a peer that gave it token A."""
+async def _discover(ocpi: Ocpi, versions_url: str, token: str) -> tuple[str, list[wire.Endpoint]]:
+    """The peer's 2.2.1 endpoints, every one a URL the hub may call. The answer to a peer says what went wrong
+    in general terms only: the handshake must not become a way to probe networks."""
+    try:
+        codec, _, endpoints = await ocpi.client.discover(versions_url, token)
+        for url in sorted({e.url for e in endpoints}):
+            await ocpi.core.outbound.verify(url)
+    except Forbidden as exc:
+        raise OcpiError(200, t.UNABLE_TO_USE_CLIENT_API, f"cannot use your API: {exc}") from exc
+    except PeerError as exc:
+        log.info("registration: cannot use %s: %s", versions_url, exc)
+        code = t.UNSUPPORTED_VERSION if "no common version" in str(exc) else t.UNABLE_TO_USE_CLIENT_API
+        raise OcpiError(200, code, f"cannot use your API: {exc.public}") from exc
+    if not endpoints:
+        raise OcpiError(200, t.NO_MATCHING_ENDPOINTS, "your version details list no endpoints")
+    return codec, endpoints
+
+
+async def register_with(
+    ocpi: Ocpi, versions_url: str, token_a: str, name: str | None = None, claims: list[tuple[PartyId, str]] | None = None
+) -> Platform:
+    """The hub as the Sender of the handshake toward a peer that gave it token A. `claims`: the parties and
+    roles the operator expects it to hold (default: what it declares now, fixed from then on)."""
     client = ocpi.client
-    codec, _, endpoints = await client.discover(versions_url, token_a)
+    try:
+        codec, endpoints = await _discover(ocpi, versions_url, token_a)
+    except OcpiError as exc:
+        raise PeerError(exc.message) from exc
     credentials_url = next((e.url for e in endpoints if e.identifier == "credentials"), None)
     if credentials_url is None:
         raise PeerError("the peer lists no credentials endpoint")
-    platform_id, token_b = await ocpi.core.parties.outgoing(name or versions_url, versions_url, token_a)
+    platform_id, token_b = await ocpi.core.parties.outgoing(name or versions_url, versions_url, token_a, claims)
     body = wire.encode(wire.Credentials(token=token_b, url=ocpi.versions_url, roles=hub_roles(ocpi)))
     try:
         response = await client.call("POST", credentials_url, token_a, codec, body=body)
@@ -117,11 +122,16 @@ async def register_with(ocpi: Ocpi, versions_url: str, token_a: str, name: str |
         await ocpi.core.parties.forget(platform_id)
         raise
     receives, serves = capabilities(endpoints)
-    await ocpi.core.parties.registered(
-        platform_id, roles=_roles(theirs), version="2.2.1", versions_url=theirs.url,
-        endpoints=msgspec.json.encode(endpoints).decode(), receives=receives, serves=serves,
-        token_out=theirs.token, header_codec=codec,
-    )
+    try:
+        await ocpi.core.outbound.verify(theirs.url)
+        await ocpi.core.parties.registered(
+            platform_id, roles=_roles(theirs), version="2.2.1", versions_url=theirs.url,
+            endpoints=msgspec.json.encode(endpoints).decode(), receives=receives, serves=serves,
+            token_out=theirs.token, header_codec=codec,
+        )
+    except Exception:
+        await ocpi.core.parties.forget(platform_id)
+        raise
     platform = ocpi.core.directory.platform(platform_id)
     assert platform is not None
     return platform

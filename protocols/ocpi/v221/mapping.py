@@ -50,10 +50,9 @@ def parse_datetime(text: str) -> datetime:
 
 def format_datetime(value: datetime) -> str:
     """The `Z` form: whole seconds, or milliseconds when there is a sub-second part."""
-    value = value.astimezone(timezone.utc) if value.tzinfo else value
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = (value.astimezone(timezone.utc) if value.tzinfo else value).replace(tzinfo=None)
+    # isoformat, not strftime: %Y drops the leading zeros of years before 1000 on glibc
+    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds") + "Z"
 
 
 def format_coordinate(value: Decimal | str, max_length: int = 11) -> str:

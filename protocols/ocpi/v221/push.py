@@ -7,6 +7,7 @@ import msgspec
 
 from hub import model
 from hub.model import PartyId
+from hub.outbound import Busy
 from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
 from hub.services.visibility import READER_ROLES
@@ -96,6 +97,8 @@ class OcpiPush:
                 platform, METHOD[event.op], url, body=body, from_party=from_party, to_party=to_party,
                 correlation_id=event.correlation_id, params=params,
             )
+        except Busy as exc:  # the hub's own budget for this destination is in use: not the party's failure
+            return Delivery("busy", str(exc))
         except httpx.HTTPError as exc:
             return Delivery("retry", f"{type(exc).__name__}: {exc}")
         return outcome(response)
@@ -112,6 +115,8 @@ class OcpiPush:
         try:
             response = await self.client.to_platform(platform, "POST", event.path, body=body, from_party=PartyId.parse(cpo),
                                                      to_party=PartyId.parse(emsp), correlation_id=event.correlation_id)
+        except Busy as exc:
+            return Delivery("busy", str(exc))
         except httpx.HTTPError as exc:
             return Delivery("retry", f"{type(exc).__name__}: {exc}")
         return outcome(response)

@@ -3,6 +3,13 @@ each naming the field's path, empty when the object is fine."""
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Callable
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
 import msgspec
 
 from protocols.ocpi.v221 import wire
@@ -14,6 +21,80 @@ SESSION_ONLY_DIMENSIONS = {"CURRENT", "ENERGY_EXPORT", "ENERGY_IMPORT", "POWER",
 class Problem(msgspec.Struct, frozen=True):
     path: str
     message: str
+
+
+# --- dates ---------------------------------------------------------------------------------------
+
+# The patterns of DateTime and Date let through what is not a day or an instant (2026-02-30, a month 13, an
+# hour 25, an offset that leaves the years 1-9999): each is parsed as the mapping will parse it.
+_PARSERS: dict[Any, Callable[[str], object]] = {wire.DateTime: parse_datetime, wire.Date: date.fromisoformat}
+
+
+def _element_type(hint: Any) -> Any:
+    """A field's type without Optional, Annotated (of a list) and list."""
+    while hint not in _PARSERS:
+        origin = typing.get_origin(hint)
+        if origin in (typing.Union, types.UnionType):
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        elif origin in (typing.Annotated, list):
+            hint = typing.get_args(hint)[0]
+        else:
+            break
+    return hint
+
+
+@lru_cache(maxsize=None)
+def _dated_fields(struct: type) -> tuple[tuple[str, Any], ...]:
+    """(field, its parser or the Struct type holding dates) for the fields of a wire Struct with dates in them."""
+    out = []
+    for f in msgspec.structs.fields(struct):
+        inner = _element_type(f.type)
+        if inner in _PARSERS:
+            out.append((f.name, _PARSERS[inner]))
+        elif isinstance(inner, type) and issubclass(inner, msgspec.Struct) and _dated_fields(inner):
+            out.append((f.name, inner))
+    return tuple(out)
+
+
+def check_dates(obj: msgspec.Struct, path: str = "") -> list[Problem]:
+    """Every DateTime and Date in a decoded wire object is a real instant or day."""
+    out = []
+    for name, what in _dated_fields(type(obj)):
+        value = getattr(obj, name)
+        if isinstance(value, list):
+            items = [(f"{path}{name}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            items = [] if value is None else [(f"{path}{name}", value)]
+        for where, item in items:
+            if isinstance(what, type):
+                out += check_dates(item, f"{where}.")
+                continue
+            try:
+                what(item)
+            except (ValueError, OverflowError) as exc:
+                out.append(Problem(where, f"{item!r} is not a real date or time ({exc})"))
+    return out
+
+
+# --- objects -------------------------------------------------------------------------------------
+
+
+def _unique(path: str, ids: list[str], name: str) -> list[Problem]:
+    """Ids of siblings compare case-insensitively (CiString): a repeat would be one object twice."""
+    first: dict[str, int] = {}
+    out = []
+    for i, value in enumerate(ids):
+        j = first.setdefault(value.upper(), i)
+        if j != i:
+            out.append(Problem(f"{path}[{i}].{name}", f"{value!r} repeats {path}[{j}].{name}"))
+    return out
+
+
+def _evses(evses: list[wire.Evse] | None) -> list[Problem]:
+    out = _unique("evses", [e.uid for e in evses or []], "uid")
+    for i, e in enumerate(evses or []):
+        out += _unique(f"evses[{i}].connectors", [c.id for c in e.connectors], "id")
+    return out
 
 
 def _energy_volumes(periods: list[wire.ChargingPeriod] | None, kwh: float | None) -> list[Problem]:
@@ -71,7 +152,7 @@ def _publish_token(path: str, t: wire.PublishTokenType) -> list[Problem]:
 
 
 def check_location(loc: wire.Location) -> list[Problem]:
-    out = []
+    out = _evses(loc.evses)
     if loc.publish and loc.publish_allowed_to:
         out.append(Problem("publish_allowed_to", "only allowed when publish is false"))
     for i, t in enumerate(loc.publish_allowed_to or []):
@@ -83,6 +164,14 @@ def check_location(loc: wire.Location) -> list[Problem]:
         if total > 100:
             out.append(Problem("energy_mix.energy_sources", f"percentages add up to {total}, more than 100"))
     return out
+
+
+def check_evse(e: wire.Evse | wire.EvsePatch) -> list[Problem]:
+    return _unique("connectors", [c.id for c in e.connectors or []], "id")
+
+
+def check_location_patch(p: wire.LocationPatch) -> list[Problem]:
+    return _evses(p.evses)
 
 
 def check_tariff(t: wire.Tariff) -> list[Problem]:

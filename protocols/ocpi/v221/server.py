@@ -9,10 +9,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
 from litestar.exceptions import HTTPException
+from litestar.exceptions.responses import create_exception_response
+from litestar.params import FromPath
 
 from hub import model
 from hub.services import errors
@@ -244,6 +248,7 @@ async def location_put(
         created = await objects.put_location(ctx.platform, obj, correlation_id=cid)
     elif connector_id is None:
         w = await ocpi.body(request, wire.Evse)
+        ocpi.check(rules.check_evse(w))
         ocpi.same(evse_uid, w.uid, "uid")
         objects.check_owner(ctx.platform, owner, "location")
         if (to := ocpi.target(ctx)) is not None:
@@ -270,9 +275,11 @@ async def location_patch(
     owner = ocpi.url_party(country_code, party_id)
     if evse_uid is None:
         w = await ocpi.body(request, wire.LocationPatch)
+        ocpi.check(rules.check_location_patch(w))
         changes = m.location_patch_changes(w)
     elif connector_id is None:
         w = await ocpi.body(request, wire.EvsePatch)
+        ocpi.check(rules.check_evse(w))
         changes = m.evse_patch_changes(w)
     else:
         w = await ocpi.body(request, wire.ConnectorPatch)
@@ -449,13 +456,43 @@ async def cdr_get(request: Request, ocpi: NamedDependency[Ocpi], country_code: F
 # ---------------------------------------------------------------------------------------------
 
 
-def _ocpi_error(request: Request, exc: Exception) -> Response:
-    err = as_ocpi_error(exc)
-    if isinstance(exc, HTTPException) and not isinstance(exc, OcpiError):
-        err = OcpiError(exc.status_code, t.CLIENT_ERROR if exc.status_code < 500 else t.SERVER_ERROR, str(exc.detail))
+def _ocpi_error(hub_party: model.PartyId) -> Callable[[Request, Exception], Response]:
+    """Every error as an OCPI envelope, from the hub to the requester once Ocpi.enter has authenticated it."""
+
+    def handle(request: Request, exc: Exception) -> Response:
+        err = as_ocpi_error(exc)
+        return Response(
+            content=t.envelope(err.data, err.status_code, err.message), status_code=err.http_status,
+            media_type="application/json", headers=echo_headers(request, None, hub_party),
+        )
+
+    return handle
+
+
+OCPI_ID = re.compile(r"[\x20-\x7e]{0,255}")
+QUERY_VALUE = re.compile(r"[^\x00-\x1f\x7f]{0,255}")
+
+
+def _url_parameters(request: Request) -> None:
+    """What the URL carries reaches the database (PostgreSQL refuses NUL and over-long values): ids in OCPI paths
+    are CiStrings, printable ASCII (a path that cannot name an OCPI object names none, like a path no route
+    matches), query values short and without control characters. At most 255 characters each."""
+    for name, value in request.path_params.items():
+        if not OCPI_ID.fullmatch(value):
+            raise OcpiError(404, t.CLIENT_ERROR, f"{name}: not an OCPI id (printable ASCII, at most 255 characters)")
+    for name, value in request.query_params.multi_items():
+        if not QUERY_VALUE.fullmatch(value):
+            raise OcpiError(200, t.INVALID_PARAMETERS, f"{name}: control characters or more than 255 characters")
+
+
+def unmatched(request: Request, exc: HTTPException) -> Response:
+    """A path no route matches (404) or a method its route lacks (405): the app answers these before any
+    router, so it mounts this handler. Under /ocpi an OCPI envelope, elsewhere the framework's own answer."""
+    if not request.url.path.startswith("/ocpi/"):
+        return create_exception_response(request, exc)
     return Response(
-        content=t.envelope(err.data, err.status_code, err.message), status_code=err.http_status,
-        media_type="application/json", headers=echo_headers(request, None, None),
+        content=t.envelope(None, t.CLIENT_ERROR, exc.detail), status_code=exc.status_code, media_type="application/json",
+        headers={**(exc.headers or {}), **echo_headers(request, None, None)},
     )
 
 
@@ -473,7 +510,8 @@ def router(ocpi: Ocpi) -> Router:
         path="/",
         route_handlers=handlers,
         dependencies={"ocpi": Provide(lambda: ocpi, use_cache=True, sync_to_thread=False)},
-        exception_handlers={Exception: _ocpi_error},
+        before_request=_url_parameters,
+        exception_handlers={Exception: _ocpi_error(ocpi.hub_party)},
         include_in_schema=True,
         tags=["OCPI 2.2.1"],
     )

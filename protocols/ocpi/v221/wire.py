@@ -2,9 +2,9 @@
 
 Conventions: CiString(n) is printable ASCII of at most n characters (case-insensitive in meaning; lower
 case is accepted), string(n) at most n characters; enums are the canonical model's Literals; DateTime
-stays a string on the wire (so examples round-trip as sent) and is parsed by the mapping; numbers are
-float and go out as JSON numbers. Absent optional fields stay absent (`omit_defaults`), unknown fields
-are ignored (partners add their own).
+stays a string on the wire (so examples round-trip as sent), is checked to be a real instant by
+rules.check_dates and parsed by the mapping; numbers are float and go out as JSON numbers. Absent optional
+fields stay absent (`omit_defaults`), unknown fields are ignored (partners add their own).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hub import model as mo
 
 T = TypeVar("T")
 
-_PRINTABLE = r"^[\x20-\x7E]*$"
+_PRINTABLE = r"^[\x20-\x7E]*(?!\n)$"  # (?!\n): Python's `$` also matches before a final newline
 
 
 def _ci(n: int) -> Any:
@@ -50,7 +50,7 @@ String100 = _s(100)
 String255 = _s(255)
 String512 = _s(512)
 String5000 = _s(5000)
-URL = _s(255)
+URL = Annotated[str, Meta(max_length=255, pattern=r"^[^\x00-\x1F\x7F]*$")]  # no control characters
 DateTime = Annotated[
     str,
     Meta(max_length=35, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|z|[+-]\d{2}:\d{2})?$"),
@@ -62,6 +62,18 @@ Hhmm = Annotated[str, Meta(max_length=5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9
 Date = Annotated[str, Meta(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$")]
 Int5 = Annotated[int, Meta(ge=0, le=99999)]
 Weekday = Annotated[int, Meta(ge=1, le=7)]
+
+# Upper bounds of the lists that multiply the hub's work (indexing, merging, pricing, fan-out), far above any
+# real object: the largest charging parks have a few hundred EVSEs, an EVSE 1 to 4 connectors; a tariff with a
+# price for every hour of the week has 168 elements, an element at most one component per dimension type (4);
+# a charging period starts when a tariff dimension changes, a few a day (10,000 is one every 15 minutes for
+# three months), with at most one dimension per type (13). The body size (Settings.max_body_bytes) bounds the rest.
+MAX_EVSES = 2_000
+MAX_CONNECTORS = 32
+MAX_TARIFF_ELEMENTS = 1_000
+MAX_PRICE_COMPONENTS = 32
+MAX_CHARGING_PERIODS = 10_000
+MAX_DIMENSIONS = 32
 
 VersionNumber = Literal["2.0", "2.1", "2.1.1", "2.2", "2.2.1"]
 InterfaceRole = Literal["SENDER", "RECEIVER"]
@@ -183,7 +195,7 @@ class Connector(_W):
 class Evse(_W):
     uid: CiString36
     status: mo.EvseStatus
-    connectors: Annotated[list[Connector], Meta(min_length=1)]
+    connectors: Annotated[list[Connector], Meta(min_length=1, max_length=MAX_CONNECTORS)]
     last_updated: DateTime
     evse_id: CiString48 | None = None
     status_schedule: list[StatusSchedule] | None = None
@@ -213,7 +225,7 @@ class Location(_W):
     state: String45 | None = None
     related_locations: list[AdditionalGeoLocation] | None = None
     parking_type: mo.ParkingType | None = None
-    evses: list[Evse] | None = None
+    evses: Annotated[list[Evse], Meta(max_length=MAX_EVSES)] | None = None
     directions: list[DisplayText] | None = None
     operator: BusinessDetails | None = None
     suboperator: BusinessDetails | None = None
@@ -238,7 +250,7 @@ class LocationPatch(_W):
     coordinates: GeoLocation | None = None
     related_locations: list[AdditionalGeoLocation] | None = None
     parking_type: mo.ParkingType | None = None
-    evses: list[Evse] | None = None
+    evses: Annotated[list[Evse], Meta(max_length=MAX_EVSES)] | None = None
     directions: list[DisplayText] | None = None
     operator: BusinessDetails | None = None
     suboperator: BusinessDetails | None = None
@@ -258,7 +270,7 @@ class LocationPatch(_W):
 class EvsePatch(_W):
     last_updated: DateTime
     status: mo.EvseStatus | None = None
-    connectors: Annotated[list[Connector], Meta(min_length=1)] | None = None
+    connectors: Annotated[list[Connector], Meta(min_length=1, max_length=MAX_CONNECTORS)] | None = None
     evse_id: CiString48 | None = None
     status_schedule: list[StatusSchedule] | None = None
     capabilities: list[mo.Capability] | None = None
@@ -312,7 +324,7 @@ class TariffRestrictions(_W):
 
 
 class TariffElement(_W):
-    price_components: Annotated[list[PriceComponent], Meta(min_length=1)]
+    price_components: Annotated[list[PriceComponent], Meta(min_length=1, max_length=MAX_PRICE_COMPONENTS)]
     restrictions: TariffRestrictions | None = None
 
 
@@ -321,7 +333,7 @@ class Tariff(_W):
     party_id: CiString3
     id: CiString36
     currency: String3
-    elements: Annotated[list[TariffElement], Meta(min_length=1)]
+    elements: Annotated[list[TariffElement], Meta(min_length=1, max_length=MAX_TARIFF_ELEMENTS)]
     last_updated: DateTime
     type: mo.TariffType | None = None
     tariff_alt_text: list[DisplayText] | None = None
@@ -406,7 +418,7 @@ class CdrDimension(_W):
 
 class ChargingPeriod(_W):
     start_date_time: DateTime
-    dimensions: Annotated[list[CdrDimension], Meta(min_length=1)]
+    dimensions: Annotated[list[CdrDimension], Meta(min_length=1, max_length=MAX_DIMENSIONS)]
     tariff_id: CiString36 | None = None
 
 
@@ -427,7 +439,7 @@ class Session(_W):
     end_date_time: DateTime | None = None
     authorization_reference: CiString36 | None = None
     meter_id: String255 | None = None
-    charging_periods: list[ChargingPeriod] | None = None
+    charging_periods: Annotated[list[ChargingPeriod], Meta(max_length=MAX_CHARGING_PERIODS)] | None = None
     total_cost: Price | None = None
 
 
@@ -444,7 +456,7 @@ class SessionPatch(_W):
     connector_id: CiString36 | None = None
     meter_id: String255 | None = None
     currency: String3 | None = None
-    charging_periods: list[ChargingPeriod] | None = None
+    charging_periods: Annotated[list[ChargingPeriod], Meta(max_length=MAX_CHARGING_PERIODS)] | None = None
     total_cost: Price | None = None
     status: mo.SessionStatus | None = None
     country_code: CiString2 | None = None
@@ -500,7 +512,7 @@ class Cdr(_W):
     auth_method: mo.AuthMethod
     cdr_location: CdrLocation
     currency: String3
-    charging_periods: Annotated[list[ChargingPeriod], Meta(min_length=1)]
+    charging_periods: Annotated[list[ChargingPeriod], Meta(min_length=1, max_length=MAX_CHARGING_PERIODS)]
     total_cost: Price
     total_energy: float
     total_time: float
@@ -678,4 +690,7 @@ def decoder(type_: Any) -> msgspec.json.Decoder:
 
 
 def decode(data: bytes | str | msgspec.Raw, type_: Any) -> Any:
-    return decoder(type_).decode(data)
+    try:
+        return decoder(type_).decode(data)
+    except RecursionError:  # msgspec bounds nesting by the interpreter's recursion limit: no JSON we can read
+        raise msgspec.DecodeError("JSON nested too deeply") from None

@@ -33,6 +33,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('sessions', schema=None) as batch_op:
         batch_op.create_index('ix_sessions_token', ['token_uid', 'status'], unique=False)
+        batch_op.create_index('ix_sessions_evse', ['location_id', 'evse_uid', 'status'], unique=False)
 
 
 def _concat() -> str:
@@ -45,6 +46,7 @@ def _concat() -> str:
 
 def downgrade() -> None:
     with op.batch_alter_table('sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_sessions_evse')
         batch_op.drop_index('ix_sessions_token')
     op.drop_table('changes')
     with op.batch_alter_table('platforms', schema=None) as batch_op:
