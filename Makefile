@@ -24,6 +24,7 @@ test: install
 bench: install
 	$(BIN)/python -m bench.ocpi_locations
 	$(BIN)/python -m bench.ocpp_load
+	$(BIN)/python -m bench.delivery
 
 clean:
-	rm -rf $(VENV) hub.db hub.db-wal hub.db-shm .pytest_cache
+	rm -rf $(VENV) hub.db hub.db-wal hub.db-shm hub.db.key .pytest_cache

@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from connectors import bilateral
-from hub import logs
+from hub import logs, proc
 from hub.core import Core
 from hub.edge import BodyDeadline
 from hub.settings import Settings
@@ -43,10 +43,12 @@ class Hub:
         self.serving = False
 
     async def start(self, serve: bool = True) -> None:
-        """`serve`: also the outbox dispatcher and the OCPP server (not for one-off CLI commands)."""
-        await self.core.start(dispatch=serve)
+        """`serve`: also the OCPP server and the outbox dispatcher (not for one-off CLI commands). The OCPP
+        port is taken before any delivery starts: a process that cannot listen touches no outbox event."""
+        await self.core.start()
         if serve:
             await self.ocpp.start()
+            await self.core.serve()
             self.serving = True
 
     async def stop(self) -> None:
@@ -56,6 +58,7 @@ class Hub:
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Litestar:
+    proc.die_with_parent()  # under `hub serve`, this runs in its granian worker
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
     hub = hub or Hub(settings)

@@ -46,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
 
+    from hub import proc
     from hub.store.migrate import upgrade
 
     for name, value in (("HUB_HOST", args.host), ("HUB_PORT", args.port)):
@@ -54,6 +55,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.demo:  # the demo's parties are whatever runs on this machine
         os.environ.setdefault("HUB_OCPI_ALLOW_PRIVATE", "true")
     settings = _settings()
+    # a port held by another process (a hub left behind) stops this one before it touches anything
+    proc.check_free(settings.host, settings.port, "HTTP")
+    if settings.ocpp_port:
+        proc.check_free(settings.host, settings.ocpp_port, "OCPP")
+    os.environ[proc.PARENT] = str(os.getpid())  # the worker and the demo's chargers die with this process
     if not args.no_migrate:
         upgrade(settings.database_url)
     simulators = []
@@ -214,7 +220,10 @@ def cmd_chargers_list(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
+    from hub import proc
     from protocols.ocpp import simulator
+
+    proc.die_with_parent()  # the demo's chargers go with the `hub serve --demo` that started them
 
     if args.register:
         party_text, _, location_id = args.register.partition(":")

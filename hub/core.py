@@ -34,24 +34,31 @@ class Core:
         self.charging = Charging(self.db, self.directory, self.objects, self.parties, self.commands, settings)
         self.senders: dict[str, Sender] = {}
         self.dispatcher = Dispatcher(self.db, self.directory, self.parties, self.senders, settings)
+        self.dispatcher.refresh = self.objects.refresh
+        self.serving = False
         policy = Policy(settings.ocpi_allow_private, [settings.base_url], [settings.port, settings.ocpp_port])
         self.outbound = Outbound(policy, max_response_bytes=settings.outbound_max_response_bytes,
                                  concurrency=settings.outbound_concurrency, queue=settings.outbound_queue,
                                  timeout=settings.forward_timeout)
 
-    async def start(self, dispatch: bool = True) -> None:
-        """`dispatch`: this process serves (delivers the outbox, hears what the CLI changes); otherwise it is a
-        one-off command whose changes a serving process must hear of."""
-        self.db.share = not dispatch
+    async def start(self) -> None:
+        """The store and the directory: enough for a one-off command, whose changes a serving process hears of
+        (on SQLite through the changes table) until `serve` says this process serves."""
+        self.db.share = True
         await self.db.start()
         await self.db.write(lambda tx: platforms.seal_stored(tx, self.secrets))
         await self.directory.refresh()
         await self.parties.ensure_local(self.settings.hub_party, "HUB", self.settings.hub_name)
-        if dispatch:
-            self.db.follow()
-            await self.dispatcher.start()
+
+    async def serve(self) -> None:
+        """This process serves: it delivers the outbox and hears what the CLI changes."""
+        self.db.share = False
+        self.db.follow()
+        await self.dispatcher.start()
+        self.serving = True
 
     async def stop(self) -> None:
-        await self.dispatcher.stop()
+        if self.serving:
+            await self.dispatcher.stop()
         await self.outbound.aclose()
         await self.db.close()

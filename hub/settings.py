@@ -42,8 +42,10 @@ class Settings(Struct, kw_only=True, frozen=True):
     # OCPI input limits
     max_body_bytes: int = 1_048_576  # larger request bodies are refused (413) before they are read; 1 MiB holds thousands of EVSEs
     forward_timeout: float = 10.0  # seconds an addressed OCPI request may take at the receiver before 4002
-    outbox_max_attempts: int = 6
+    outbox_concurrency: int = 8  # pushes in flight per destination (below outbound_concurrency: room for its other calls)
     outbox_backoff_max: float = 60.0  # seconds, cap of the exponential backoff
+    outbox_retention: float = 86_400.0  # seconds delivered and dropped events stay listed (`hub outbox list`)
+    offline_after: float = 120.0  # seconds a party may fail without a success before it is OFFLINE
     alive_check_interval: float = 300.0  # seconds between still-alive checks of OFFLINE parties
     # Outbound calls (hub/outbound.py): what peers' URLs may point at, and each destination's budget
     ocpi_allow_private: bool = False  # peers on loopback/private/link-local addresses (tests, the demo, closed networks)

@@ -96,7 +96,7 @@ TEST_SECRET_KEY = "a-test-key-that-encrypts-tokens-at-rest"  # noqa: S105
 def hub_settings(database_url: str, port: int, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
         database_url=database_url, host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}",
-        country_code="NL", party_id="HUB", forward_timeout=3.0, outbox_max_attempts=3, outbox_backoff_max=0.2,
+        country_code="NL", party_id="HUB", forward_timeout=3.0, offline_after=1.0, outbox_backoff_max=0.2,
         alive_check_interval=0.3, log_level="WARNING", ocpi_allow_private=True,
         secret_key=TEST_SECRET_KEY, ocpp_port=0,
     )

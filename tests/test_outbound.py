@@ -237,3 +237,54 @@ async def test_a_slow_receiver_answers_4002_and_stays_connected(lanes: Any) -> N
     assert env(r)["status_code"] == t.TIMEOUT_ON_FORWARDED_REQUEST
     await asyncio.sleep(0.2)
     assert served.hub.core.directory.platform_of(PartyId("NL", "SLO")).connected  # type: ignore[union-attr]
+
+
+# --- the client itself ------------------------------------------------------------------------------------------------
+
+
+class KeepAlive:
+    """An HTTP/1.1 server that keeps connections open, counts them, and can drop the idle ones."""
+
+    def __init__(self) -> None:
+        self.connections, self.requests, self.writers = 0, 0, []
+        self.port = free_port()
+
+    async def __aenter__(self) -> KeepAlive:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            self.writers.append(writer)
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = next((int(line[15:]) for line in head.split(b"\r\n") if line[:15].lower() == b"content-length:"), 0)
+                    await reader.readexactly(length)
+                    self.requests += 1
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+
+        self.server = await asyncio.start_server(handle, "127.0.0.1", self.port)
+        return self
+
+    def drop_idle(self) -> None:
+        for writer in self.writers:
+            writer.close()
+        self.writers = []
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+
+
+async def test_connections_are_kept_alive_and_a_stale_one_is_replaced() -> None:
+    from hub.outbound import Outbound
+
+    client = Outbound(Policy(True, [], []), max_response_bytes=1024, concurrency=4)
+    async with KeepAlive() as server:
+        for n in range(50):
+            assert (await client.request("PUT", f"http://127.0.0.1:{server.port}/x/{n}", content=b"{}")).content == b"ok"
+        assert (server.connections, server.requests) == (1, 50)
+        server.drop_idle()  # the server closed it while it was idle
+        await asyncio.sleep(0.05)
+        assert (await client.request("POST", f"http://127.0.0.1:{server.port}/y", content=b"{}")).status_code == 200
+        assert server.connections == 2
+    await client.aclose()

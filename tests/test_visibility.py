@@ -30,7 +30,7 @@ EMSPS = [PartyId("NL", "EM1"), PartyId("BE", "EM2"), PartyId("DE", "EM3")]
 
 async def _core(database_url: str, policy: str = "open") -> Core:
     core = Core(Settings(database_url=database_url, roaming_policy=policy, log_level="WARNING", secret_key=TEST_SECRET_KEY), render=codec.render)  # type: ignore[arg-type]
-    await core.start(dispatch=False)
+    await core.start()
     return core
 
 

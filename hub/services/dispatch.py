@@ -1,20 +1,30 @@
-"""The outbox dispatcher: claims due events, hands each to its destination's protocol, records the outcome.
+"""The outbox dispatcher: each destination is a lane of its own.
 
-- success: done; the platform's last successful exchange moves;
-- refused by the receiver (a client error: it will never succeed as sent): parked at once, visible and
-  replayable from the CLI;
-- transport trouble (connection, timeout, server error): retried with exponential backoff and jitter;
-  after `outbox_max_attempts` the event is parked and the platform goes OFFLINE (its other waiting events
-  are dropped: OCPI parties must not queue; the re-sync on return sends the current state instead).
+A lane reads its destination's oldest open events, claims the first event of each stream (several streams at
+once, one event of a stream at a time, so that an object's changes arrive in order), and delivers them with
+up to `outbox_concurrency` requests in flight. Lanes share nothing but the process: a slow, dead or far-behind
+destination fills only its own lane. Outcomes are written in batches; a claim belongs to this process and
+lives as long as it beats in the `processes` table, so a process that dies gives its claims back in seconds.
 
-A still-alive check asks OFFLINE platforms (OCPI: GET versions) and brings back those that answer.
-Several processes can dispatch from one PostgreSQL database: claims skip locked rows and take a lease.
+Outcomes:
+- success: done;
+- refused by the receiver (a client error: it will never succeed as sent): parked at once, replayable;
+- transport trouble or a server error: the event is tried again after the lane's backoff (exponential with
+  jitter); while the destination fails the lane sends one event at a time. A destination goes OFFLINE on its
+  own health, when it has failed without a success for `offline_after` seconds, not on one event's count;
+- busy (the hub's own budget for the destination was in use): tried again shortly, no attempt counted.
+
+An OFFLINE destination does not queue: its events become stale objects (hub/store/outbox.py) that are sent
+as they are now when it is back. A still-alive check asks OFFLINE platforms (OCPI: GET versions).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
 import msgspec
@@ -26,11 +36,20 @@ from hub.settings import Settings
 from hub.store import outbox
 from hub.store.db import Database
 from hub.store.documents import now_us
-from hub.store.outbox import Event
+from hub.store.outbox import Event, Outcome
 
 log = logging.getLogger(__name__)
 
-LEASE_US = 120_000_000  # a claimed event returns to the pool if its dispatcher vanished for 2 minutes
+WINDOW = 512  # open events a lane reads at once
+PREFETCH = 256  # events a lane claims beyond those it can send right away (one read and one claim for many sends)
+BEAT_SECONDS = 1.0
+PROCESS_TIMEOUT_US = 5_000_000  # a process silent this long is gone: its claims are taken over
+BUSY_RETRY_US = 200_000
+COMPACT_AT = 8  # changes of one object waiting for a destination before it gets the object as it is instead
+PRUNE_SECONDS = 600.0
+SWEEP_SECONDS = 5.0  # how often every lane with work is woken, whatever was announced (a process that died)
+
+Refresh = Callable[[Platform, list[str]], Awaitable[None]]  # queue the current state of stale objects
 
 
 class Delivery(msgspec.Struct, frozen=True):
@@ -53,127 +72,313 @@ class _Attempt:
         self.attempt_number = attempt_number
 
 
+class Health:
+    """A platform's health as this process sees it: OFFLINE once it has failed for `offline_after` seconds
+    without a success in between (a flaky one is slowed by the backoff, not dropped)."""
+
+    TOUCH_SECONDS = 5.0  # the last successful exchange is written at most this often
+
+    def __init__(self, parties: Parties, offline_after: float) -> None:
+        self.parties = parties
+        self.offline_after = offline_after
+        self.failing_since: dict[int, float] = {}
+        self.touched: dict[int, float] = {}
+
+    async def ok(self, platform_id: int) -> None:
+        self.failing_since.pop(platform_id, None)
+        now = time.monotonic()
+        if now - self.touched.get(platform_id, 0.0) >= self.TOUCH_SECONDS:
+            self.touched[platform_id] = now
+            await self.parties.touch(platform_id)
+
+    async def failed(self, platform_id: int, detail: str) -> None:
+        since = self.failing_since.setdefault(platform_id, time.monotonic())
+        if time.monotonic() - since >= self.offline_after:
+            self.failing_since.pop(platform_id, None)
+            await self.parties.went_offline(platform_id, f"failing for {self.offline_after:g} s: {detail}")
+
+
+class Lane:
+    def __init__(self, dispatcher: Dispatcher, destination: int) -> None:
+        self.d = dispatcher
+        self.destination = destination
+        self.queue: deque[Event] = deque()  # claimed, not yet sent
+        self.streams: set[str] = set()  # streams with an event claimed here and not yet done
+        self.finished: set[int] = set()  # delivered, the outcome not yet written
+        self.held: dict[int, str] = {}  # not delivered, the outcome not yet written: their streams wait for it
+        self.running = 0
+        self.failures = 0  # failed attempts since the last success
+        self.backoff_until = 0.0
+        self.check_stale = True
+        self.wanted = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"lane-{destination}")
+
+    @property
+    def limit(self) -> int:
+        return 1 if self.failures else self.d.settings.outbox_concurrency
+
+    @property
+    def idle(self) -> bool:
+        return not (self.running or self.queue or self.wanted.is_set())
+
+    def wake(self) -> None:
+        self.wanted.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self.wanted.wait()
+            self.wanted.clear()
+            try:
+                await self._fill()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("lane %s failed; trying again in a second", self.destination)
+                asyncio.get_running_loop().call_later(1.0, self.wake)
+
+    async def _fill(self) -> None:
+        platform = self.d.directory.platform(self.destination)
+        if platform is None or not platform.connected:  # OFFLINE: what it did not get waits, or is stale
+            while self.queue:
+                event = self.queue.popleft()
+                self.held[event.seq] = event.stream
+                self.d.record(self, Outcome(event.seq, "pending", "", now_us(), counted=False))
+            return
+        if self.check_stale:
+            streams = await self.d.db.write(lambda tx: outbox.take_stale(tx, self.destination))
+            self.check_stale = bool(streams)
+            if streams:
+                await self.d.refresh(platform, streams)
+        wait = self.backoff_until - time.monotonic()
+        if wait > 0:
+            asyncio.get_running_loop().call_later(wait, self.wake)
+            return
+        free = self.limit - self.running - len(self.queue)
+        if free > 0:
+            await self._claim(free + (PREFETCH if not self.failures else 0))
+        self._start(platform)
+
+    async def _claim(self, wanted: int) -> None:
+        heads = await self.d.db.read(lambda conn: outbox.window(conn, self.destination, WINDOW))
+        if await self._compact(heads):
+            return
+        now, alive, seen, picked = now_us(), self.d.alive, set(), []
+        next_due = None
+        for head in heads:
+            if head.seq in self.finished or head.stream in seen:
+                continue
+            seen.add(head.stream)
+            if head.stream in self.streams:
+                continue
+            if head.status == "pending" and head.next_attempt_us > now:
+                next_due = min(next_due or head.next_attempt_us, head.next_attempt_us)
+            elif head.status == "pending" or head.owner not in alive:
+                picked.append(head.seq)
+                if len(picked) >= wanted:
+                    break
+        if next_due is not None:
+            asyncio.get_running_loop().call_later((next_due - now) / 1e6, self.wake)
+        if not picked:
+            return
+        dead = {h.owner for h in heads if h.status == "inflight" and h.owner not in alive}
+        for event in await self.d.db.write(lambda tx: outbox.claim(tx, picked, self.d.db.instance, dead)):
+            self.streams.add(event.stream)
+            self.queue.append(event)
+        if len(picked) >= wanted:
+            self.wake()  # there may be more behind this window
+
+    async def _compact(self, heads: list[outbox.Head]) -> bool:
+        """A destination that takes an object's changes slower than they come gets the object as it is instead
+        of the changes it has not taken yet (OCPI allows skipping versions): its queue stays short and its copy
+        ends up right. True when the lane should read again."""
+        waiting = Counter(h.stream for h in heads if h.status == "pending" and h.stream not in self.streams)
+        behind = [s for s, n in waiting.items() if n >= COMPACT_AT and outbox.refreshable(s)]
+        if not behind:
+            return False
+        dropped = await self.d.db.write(lambda tx: outbox.compact(tx, self.destination, behind))
+        log.info("platform %s is behind on %d objects: %d changes replaced by their current state", self.destination, len(behind), dropped)
+        self.check_stale = True
+        self.wake()
+        return True
+
+    def _start(self, platform: Platform) -> None:
+        while self.queue and self.running < self.limit:
+            self.running += 1
+            self.d.spawn(self._deliver(platform, self.queue.popleft()))
+
+    async def _deliver(self, platform: Platform, event: Event) -> None:
+        sender = self.d.senders.get(platform.row.protocol)
+        try:
+            if sender is None:
+                raise RuntimeError(f"no sender for protocol {platform.row.protocol}")
+            result = await sender.deliver(platform, event)
+        except Exception as exc:  # a bug in a sender must not lose the event
+            log.exception("delivery of outbox event %s failed", event.seq)
+            result = Delivery("retry", f"{type(exc).__name__}: {exc}")
+        self.running -= 1
+        await self._settle(event, result)
+        self.wake()
+
+    async def _settle(self, event: Event, result: Delivery) -> None:
+        if result.outcome == "busy":
+            self.held[event.seq] = event.stream
+            self.d.record(self, Outcome(event.seq, "pending", "", now_us() + BUSY_RETRY_US, counted=False))
+            return
+        if result.outcome == "retry":
+            self.failures += 1
+            delay = self.d.backoff(_Attempt(self.failures))  # type: ignore[arg-type]
+            self.backoff_until = time.monotonic() + delay
+            self.held[event.seq] = event.stream
+            self.d.record(self, Outcome(event.seq, "pending", result.detail, now_us() + int(delay * 1e6)))
+            await self.d.health.failed(self.destination, result.detail)
+            return
+        self.failures, self.backoff_until = 0, 0.0
+        if result.outcome == "refused":
+            log.warning("outbox event %s refused by platform %s: %s", event.seq, self.destination, result.detail)
+            self.held[event.seq] = event.stream
+            self.d.record(self, Outcome(event.seq, "parked", result.detail))
+        else:  # done: the stream may go on before the outcome is written
+            self.finished.add(event.seq)
+            self.streams.discard(event.stream)
+            self.d.record(self, Outcome(event.seq, "done"))
+        await self.d.health.ok(self.destination)
+
+    def written(self, outcome: Outcome) -> None:
+        self.finished.discard(outcome.seq)
+        stream = self.held.pop(outcome.seq, None)
+        if stream is not None:  # pending again or parked in the store now: the stream may go on (in order)
+            self.streams.discard(stream)
+        self.wake()
+
+
 class Dispatcher:
-    def __init__(
-        self, db: Database, directory: Directory, parties: Parties, senders: dict[str, Sender], settings: Settings
-    ) -> None:
+    def __init__(self, db: Database, directory: Directory, parties: Parties, senders: dict[str, object], settings: Settings) -> None:
         self.db = db
         self.directory = directory
         self.parties = parties
         self.senders = senders
         self.settings = settings
+        self.health = Health(parties, settings.offline_after)
         self.backoff = tenacity.wait_random_exponential(multiplier=0.5, max=settings.outbox_backoff_max)
-        self._wake = asyncio.Event()
+        self.lanes: dict[int, Lane] = {}
+        self.alive: set[str] = {db.instance}
+        self.refresh: Refresh = _no_refresh
+        self._outcomes: list[tuple[Lane, Outcome]] = []
+        self._writing: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
         self._inflight: set[asyncio.Task] = set()
-        self._limit = asyncio.Semaphore(32)
+        self._started_us = now_us()
         db.subscribe(self._on_change)
 
-    def _on_change(self, topic: str, _payload: str) -> None:
-        if topic == "outbox":
-            self._wake.set()
+    def _on_change(self, topic: str, payload: str) -> None:
+        if topic == "outbox" and self._tasks:
+            for text in filter(None, payload.split(",")):
+                lane = self.lane(int(text))
+                lane.check_stale = True
+                lane.wake()
+
+    def lane(self, destination: int) -> Lane:
+        lane = self.lanes.get(destination)
+        if lane is None:
+            lane = self.lanes[destination] = Lane(self, destination)
+        return lane
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)  # type: ignore[arg-type]
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
 
     async def start(self) -> None:
+        await self._beat()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._run(), name="outbox"), loop.create_task(self._alive(), name="alive-check")]
+        self._tasks = [loop.create_task(self._beats(), name="outbox-beat"), loop.create_task(self._alive(), name="alive-check")]
+        await self._wake_busy()
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=5)
+        for lane in self.lanes.values():
+            lane.task.cancel()
+        await self._write_outcomes()
+        instance, cutoff = self.db.instance, now_us() - PROCESS_TIMEOUT_US
 
-    async def _run(self) -> None:
-        while True:
+        def release(tx: object) -> None:
+            outbox.release(tx, instance)  # type: ignore[arg-type]
+            outbox.forget_process(tx, instance, cutoff)  # type: ignore[arg-type]
+
+        await self.db.write(release)
+
+    # --- outcomes, written in batches ---------------------------------------------------------------
+
+    def record(self, lane: Lane, outcome: Outcome) -> None:
+        self._outcomes.append((lane, outcome))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.get_running_loop().create_task(self._write_outcomes())
+
+    async def _write_outcomes(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
             try:
-                await self.dispatch_once()
-                delay = await self._idle_time()
+                await self.db.write(lambda tx: outbox.finish(tx, [o for _, o in batch], self.db.instance))
+            except Exception:
+                log.exception("writing %d delivery outcomes failed; trying again", len(batch))
+                self._outcomes = batch + self._outcomes
+                await asyncio.sleep(1.0)
+                continue
+            for lane, outcome in batch:
+                lane.written(outcome)
+
+    # --- the process's pulse -----------------------------------------------------------------------
+
+    async def _beat(self) -> None:
+        instance, started, since = self.db.instance, self._started_us, now_us() - PROCESS_TIMEOUT_US
+        await self.db.write(lambda tx: outbox.beat(tx, instance, started))
+        self.alive = await self.db.read(lambda conn: outbox.alive(conn, since)) | {instance}
+
+    async def _beats(self) -> None:
+        pruned = swept = time.monotonic()
+        while True:
+            await asyncio.sleep(BEAT_SECONDS)
+            try:
+                await self._beat()
+                if time.monotonic() - swept > SWEEP_SECONDS:
+                    swept = time.monotonic()
+                    await self._wake_busy()
+                if time.monotonic() - pruned > PRUNE_SECONDS:
+                    pruned = time.monotonic()
+                    before = now_us() - int(self.settings.outbox_retention * 1e6)
+                    await self.db.write(lambda tx: outbox.prune(tx, before))
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("dispatcher cycle failed")
-                delay = 1.0
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
+                log.exception("outbox heartbeat failed")
 
-    async def _idle_time(self) -> float:
-        due = await self.db.read(outbox.next_due_us)
-        if due is None:
-            return 5.0
-        return min(5.0, max(0.0, (due - now_us()) / 1e6))
+    async def _busy(self) -> set[int]:
+        """Destinations with open events or stale objects (events are announced as they are written; this finds
+        what another process left behind, and what a lane missed)."""
+        ids = [p.id for p in self.directory.platforms()]
+        return await self.db.read(lambda conn: outbox.with_open_events(conn, ids) | outbox.stale_destinations(conn))
 
-    async def dispatch_once(self) -> int:
-        """Claim what is due and start delivering it; returns how many deliveries started."""
-        heads = await self.db.read(outbox.heads)
-        now = now_us()
-        due = [e.seq for e in heads if e.next_attempt_us <= now]
-        if not due:
-            return 0
-        claimed = set(await self.db.write(lambda tx: outbox.claim(tx, due, now_us() + LEASE_US)))
-        for event in heads:
-            if event.seq in claimed:
-                task = asyncio.get_running_loop().create_task(self._deliver(event))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-        return len(claimed)
+    async def _wake_busy(self) -> None:
+        for destination in await self._busy():
+            self.lane(destination).wake()
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Deliver until nothing is due (tests and the CLI)."""
+        """Deliver until nothing is due for a connected destination (tests and the CLI)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
-            started = await self.dispatch_once()
-            if self._inflight:
-                await asyncio.wait(self._inflight, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
-            elif not started:
-                if not await self.db.read(outbox.inflight_count):  # nor claimed by the loop, its task not started yet
-                    return
-                await asyncio.sleep(0.01)
-
-    async def _deliver(self, event: Event) -> None:
-        async with self._limit:
-            platform = self.directory.platform(event.destination)
-            if platform is None or platform.row.status in ("SUSPENDED", "PLANNED"):
-                await self.db.write(lambda tx: outbox.record(tx, event.seq, ok=False, detail="destination gone", status="skipped"))
+            await self._wake_busy()
+            await asyncio.sleep(0.02)
+            connected = {p.id for p in self.directory.platforms() if p.connected}
+            lanes = [lane for d, lane in self.lanes.items() if d in connected]
+            if not (await self._busy() & connected) and all(lane.idle for lane in lanes) and not self._outcomes and not self._inflight:
                 return
-            sender = self.senders.get(platform.row.protocol)
-            try:
-                if sender is None:
-                    raise RuntimeError(f"no sender for protocol {platform.row.protocol}")
-                result = await sender.deliver(platform, event)
-            except Exception as exc:  # a bug in a sender must not lose the event
-                log.exception("delivery of outbox event %s failed", event.seq)
-                result = Delivery("retry", f"{type(exc).__name__}: {exc}")
-            await self._record(platform, event, result)
 
-    async def _record(self, platform: Platform, event: Event, result: Delivery) -> None:
-        attempt = event.attempts + 1
-        if result.outcome == "ok":
-            await self.db.write(lambda tx: outbox.record(tx, event.seq, ok=True, detail=result.detail, status="done"))
-            await self.parties.touch(platform.id)
-            return
-        if result.outcome == "busy":  # not an attempt: try again shortly
-            retry_at = now_us() + 500_000
-            await self.db.write(lambda tx: outbox.postpone(tx, event.seq, retry_at))
-            return
-        if result.outcome == "refused":
-            log.warning("outbox event %s refused by %s: %s", event.seq, platform.row.name, result.detail)
-            await self.db.write(lambda tx: outbox.record(tx, event.seq, ok=False, detail=result.detail, status="parked"))
-            return
-        if attempt >= self.settings.outbox_max_attempts:
-            await self.db.write(lambda tx: outbox.record(tx, event.seq, ok=False, detail=result.detail, status="parked"))
-            await self.parties.went_offline(platform.id, result.detail)
-            return
-        delay = self.backoff(_Attempt(attempt))  # type: ignore[arg-type]
-        retry_at = now_us() + int(delay * 1e6)
-        await self.db.write(
-            lambda tx: outbox.record(tx, event.seq, ok=False, detail=result.detail, status="pending", retry_at_us=retry_at)
-        )
-
-    # --- still alive -------------------------------------------------------------------------
+    # --- still alive -------------------------------------------------------------------------------
 
     async def _alive(self) -> None:
         while True:
@@ -190,5 +395,9 @@ class Dispatcher:
             if platform.row.status != "OFFLINE":
                 continue
             sender = self.senders.get(platform.row.protocol)
-            if sender is not None and await sender.alive(platform):
+            if sender is not None and await sender.alive(platform):  # type: ignore[attr-defined]
                 await self.parties.came_back(platform.id)
+
+
+async def _no_refresh(platform: Platform, streams: list[str]) -> None:
+    log.warning("stale objects of platform %s not refreshed: no refresher installed", platform.id)

@@ -85,8 +85,13 @@ class Objects:
         audience: frozenset[PartyId] = visibility.NOBODY,
     ) -> None:
         targets = visibility.receivers(self.directory, kind, root, source, audience)
-        if targets:
-            outbox.enqueue(tx, [p.id for p in targets], msgspec.structs.replace(event, correlation_id=correlation_id))
+        live = [p.id for p in targets if p.connected]
+        away = [p.id for p in targets if not p.connected]
+        if away and outbox.refreshable(event.stream):  # sent as it is when they are back: no queue of changes
+            outbox.mark_stale(tx, away, event.stream)
+        else:
+            live += away
+        outbox.enqueue(tx, live, msgspec.structs.replace(event, correlation_id=correlation_id))
 
     def _refresh_audiences(self, tx: Tx) -> None:
         """A token changed: the unpublished Locations it may open up (or close) get their audience again."""
@@ -103,6 +108,47 @@ class Objects:
     @staticmethod
     def _stream(kind: docs.Kind, obj: Any) -> str:
         return f"{kind.name}:" + "/".join(kind.key(obj))
+
+    # --- objects a platform must get again, as they are now ---------------------------------------------
+
+    async def owe(self, platform: Platform, kind: docs.Kind, obj: Any) -> None:
+        """`platform` did not get this object (a forward failed): it gets it when it takes pushes again, as it
+        is then (a CDR, which never changes, as it was)."""
+        stream = self._stream(kind, obj)
+
+        def op(tx: Tx) -> None:
+            if outbox.refreshable(stream):
+                outbox.mark_stale(tx, [platform.id], stream)
+            else:
+                outbox.enqueue(tx, [platform.id], outbox.Draft(stream, kind.name, "post", _path(obj), docs.encode(obj)))
+
+        await self.db.write(op)
+
+    async def refresh(self, platform: Platform, streams: list[str]) -> None:
+        """Queue the current state of these objects for `platform` (those it may still see; a tariff that is gone,
+        as a delete)."""
+
+        def op(tx: Tx) -> None:
+            for stream in streams:
+                draft = self._current(tx.conn, platform, stream)
+                if draft is not None:
+                    outbox.enqueue(tx, [platform.id], draft)
+
+        await self.db.write(op)
+
+    def _current(self, conn: sa.Connection, platform: Platform, stream: str) -> outbox.Draft | None:
+        name, _, text = stream.partition(":")
+        kind = docs.KINDS[name]
+        key = _key_of(text, typed=kind is docs.TOKEN)
+        stored = docs.get(conn, kind, key)
+        if stored is None:
+            if kind is docs.TARIFF:
+                return outbox.Draft(stream, "tariff", "delete", "/".join(key), b"{}")
+            return None
+        obj = stored.obj
+        if not visibility.may_read(self.directory, platform, name, obj, visibility.audience_set(stored.audience)):
+            return None
+        return outbox.Draft(stream, name, "put", _path(obj), docs.encode(obj))
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -243,7 +289,7 @@ class Objects:
         key = (owner.country_code, owner.party_id, location_id.upper())
 
         def op(tx: Tx) -> bool:
-            stored = docs.get(tx.conn, docs.LOCATION, key)
+            stored = docs.get(tx.conn, docs.LOCATION, key, for_update=True)
             if stored is None:
                 raise UnknownLocation(f"unknown location {location_id}: PUT the Location first")
             loc = stored.obj
@@ -314,7 +360,7 @@ class Objects:
         key = (owner.country_code, owner.party_id, tariff_id.upper())
 
         def op(tx: Tx) -> None:
-            stored = docs.get(tx.conn, docs.TARIFF, key)
+            stored = docs.get(tx.conn, docs.TARIFF, key, for_update=True)
             if stored is None:
                 raise NotFound(f"unknown tariff {tariff_id}")
             docs.delete(tx.conn, docs.TARIFF, key)
@@ -354,7 +400,7 @@ class Objects:
         key = (owner.country_code, owner.party_id, uid.upper(), type_)
 
         def op(tx: Tx) -> None:
-            stored = docs.get(tx.conn, docs.TOKEN, key)
+            stored = docs.get(tx.conn, docs.TOKEN, key, for_update=True)
             if stored is None:
                 raise NotFound(f"unknown token {uid}")
             token = _replace(stored.obj, changes)
@@ -396,7 +442,7 @@ class Objects:
         key = (owner.country_code, owner.party_id, session_id.upper())
 
         def op(tx: Tx) -> model.Session:
-            stored = docs.get(tx.conn, docs.SESSION, key)
+            stored = docs.get(tx.conn, docs.SESSION, key, for_update=True)
             if stored is None:
                 raise NotFound(f"unknown session {session_id}")
             applied = dict(changes)
@@ -436,6 +482,12 @@ class Objects:
             await self.db.write(op)
         except sa.exc.IntegrityError:
             raise Invalid(f"CDR {cdr.id} exists already; send a credit CDR to correct it", "id") from None
+
+
+def _key_of(text: str, typed: bool) -> list[str]:
+    """A stream's key back from its text: an id may hold '/', party codes and a token's type never do."""
+    head, _, kind = text.rpartition("/") if typed else (text, "", "")
+    return [*head.split("/", 2), *([kind] if typed else [])]
 
 
 def _path(obj: Any) -> str:

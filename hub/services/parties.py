@@ -160,22 +160,26 @@ class Parties:
         def op(tx: Tx) -> None:
             store.update_platform(tx, platform_id, status="OFFLINE", offline_since_us=now_us())
             store.touch_parties(tx, platform_id)
-            outbox.skip_open(tx, platform_id, f"offline: {reason}")
+            dropped = outbox.to_stale(tx, platform_id, f"offline: {reason}")
+            log.info("platform %s: %d waiting events dropped; their objects are sent as they are when it is back", platform_id, dropped)
 
         await self._write(op)
         await self._announce_now(platform_id)
 
     async def came_back(self, platform_id: int) -> None:
-        """An OFFLINE platform answers again: CONNECTED, re-sync both ways."""
+        """An OFFLINE platform answers again: CONNECTED; it gets the current state of every object that changed
+        for it meanwhile (its stale objects) and what stayed queued, and the hub pulls what it missed."""
         platform = self.directory.platform(platform_id)
         if platform is None or platform.row.status != "OFFLINE":
             return
         since = platform.row.last_ok_us
-        log.info("platform %s (%s) is back; re-syncing changes since %s", platform_id, platform.row.name, since and from_us(since))
+        log.info("platform %s (%s) is back; sending what it missed, pulling changes since %s", platform_id, platform.row.name,
+                 since and from_us(since))
 
         def op(tx: Tx) -> None:
             store.update_platform(tx, platform_id, status="CONNECTED", offline_since_us=None, last_ok_us=now_us())
             store.touch_parties(tx, platform_id)
+            tx.notify("outbox", str(platform_id))  # its lane wakes: stale objects and queued events go out
 
         await self._write(op)
         platform = self.directory.platform(platform_id)
@@ -185,7 +189,6 @@ class Parties:
         def events(tx: Tx) -> None:
             self._announce(tx, platform)
             self._clientinfo_to(tx, platform)
-            self._resync(tx, platform, since)
 
         await self.db.write(events)
         for hook in self.on_return:

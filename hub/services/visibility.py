@@ -30,6 +30,7 @@ from hub.store import schema
 READER_ROLES = ("EMSP", "NSP", "NAP", "SCSP", "OTHER")
 OWNER_ROLE = {"location": "CPO", "tariff": "CPO", "session": "CPO", "cdr": "CPO", "token": "EMSP"}
 NOBODY: frozenset[PartyId] = frozenset()
+HOLDERS = ("CONNECTED", "OFFLINE")  # platforms that hold copies of what they may see
 
 
 class Lens(msgspec.Struct, frozen=True):
@@ -150,12 +151,12 @@ def may_read(directory: Directory, reader: Platform, kind: str, obj: object, aud
 def receivers(
     directory: Directory, kind: str, obj: object, source_platform: int | None, audience_: frozenset[PartyId] = NOBODY
 ) -> list[Platform]:
-    """The connected platforms that must hear about a change of `obj`: those that may see it, that take
-    pushes of its kind, other than its owner's and the one it came from."""
+    """The platforms that must hear about a change of `obj` (now, or when they are back from OFFLINE): those
+    that may see it, that take pushes of its kind, other than its owner's and the one it came from."""
     owner, published, aud, emsp = attributes(kind, obj, audience_)
     out = []
     for p in directory.platforms():
-        if not p.connected or p.id == source_platform or kind not in p.row.receives or owner in p.parties:
+        if p.row.status not in HOLDERS or p.id == source_platform or kind not in p.row.receives or owner in p.parties:
             continue
         if kind in ("session", "cdr"):
             if emsp in p.parties_with_role("EMSP"):

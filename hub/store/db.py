@@ -95,8 +95,14 @@ class Database:
             )
             for engine in (self._write_engine, self._read_engine):
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
+            # A write transaction takes the database's write lock when it begins: a read-modify-write of another
+            # process (the CLI beside `hub serve`) can then never slip in between (and a deferred transaction
+            # that reads first could not take the lock later anyway: SQLITE_BUSY_SNAPSHOT)
+            sa.event.listen(self._write_engine, "connect", _manual_transactions)
+            sa.event.listen(self._write_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
             self._writer_conn = self._write_engine.connect()
             self._writer_conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # checkpoints: see _checkpoints
+            self._writer_conn.commit()
             self._reader = self._read_engine.connect()
             self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-checkpoint")
             self._checkpoint_task = asyncio.get_running_loop().create_task(self._checkpoints())
@@ -301,6 +307,10 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _manual_transactions(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # the driver begins nothing itself: the "begin" listener does
 
 
 def sqlite_path(url: str) -> str | None:

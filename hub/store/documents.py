@@ -134,6 +134,7 @@ class Stored(msgspec.Struct, Generic[S]):
 
 class _Statements(NamedTuple):
     get: sa.Select
+    get_for_update: sa.Select
     exists: sa.Select
     insert: sa.Insert
     update: sa.Update
@@ -147,7 +148,8 @@ def _statements(kind: Kind[Any]) -> _Statements:
     t = kind.table
     where = sa.and_(*(c == sa.bindparam(f"k{i}") for i, c in enumerate(kind.key_columns)))  # type: ignore[attr-defined]
     cols = [t.c.doc, t.c.source_platform] + ([t.c.audience] if kind is LOCATION else [])
-    return _Statements(sa.select(*cols).where(where), sa.select(sa.literal(1)).where(where), sa.insert(t),
+    get = sa.select(*cols).where(where)
+    return _Statements(get, get.with_for_update(), sa.select(sa.literal(1)).where(where), sa.insert(t),
                        sa.update(t).where(where), sa.delete(t).where(where))
 
 
@@ -155,8 +157,11 @@ def _key(key: Sequence[str]) -> dict[str, str]:
     return {f"k{i}": v for i, v in enumerate(key)}
 
 
-def get(conn: sa.Connection, kind: Kind[S], key: Sequence[str]) -> Stored[S] | None:
-    row = conn.execute(_statements(kind).get, _key(key)).first()
+def get(conn: sa.Connection, kind: Kind[S], key: Sequence[str], for_update: bool = False) -> Stored[S] | None:
+    """`for_update`: the read of a read-modify-write, so the row stays locked until the write commits (PostgreSQL;
+    on SQLite the writer's transactions are serialized already, BEGIN IMMEDIATE)."""
+    stmts = _statements(kind)
+    row = conn.execute(stmts.get_for_update if for_update else stmts.get, _key(key)).first()
     return None if row is None else Stored(kind.decode(row.doc), *row[1:])
 
 

@@ -217,13 +217,37 @@ outbox = sa.Table(
     sa.Column("payload", sa.LargeBinary, nullable=False),  # canonical JSON (or the encoded object for clientinfo)
     sa.Column("path", sa.String(200), nullable=False),  # the object's address: cc/pid/id[/evse_uid[/connector_id]]
     sa.Column("correlation_id", sa.String(64), nullable=True),
-    sa.Column("status", sa.String(10), nullable=False, server_default="pending"),  # pending, done, parked, skipped
+    sa.Column("status", sa.String(10), nullable=False, server_default="pending"),  # pending, inflight, done, parked, skipped
+    sa.Column("owner", sa.String(32), nullable=True),  # inflight: the process delivering it (its lease lives with it)
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_us", TS, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_us", TS, nullable=False),
     sa.Index("ix_outbox_due", "status", "next_attempt_us"),
     sa.Index("ix_outbox_stream", "destination", "stream", "seq"),
+    # a destination's open events in order: what its lane reads (small: delivered events are not in it)
+    sa.Index("ix_outbox_open", "destination", "seq", sqlite_where=sa.text("status IN ('pending', 'inflight')"),
+             postgresql_where=sa.text("status IN ('pending', 'inflight')")),
+)
+
+# objects a destination must be sent again as they are now (it was OFFLINE when they changed, or their events
+# were dropped): one row per object, however often it changed
+outbox_stale = sa.Table(
+    "outbox_stale",
+    metadata,
+    sa.Column("destination", sa.Integer, sa.ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("stream", sa.String(200), primary_key=True),
+    sa.Column("created_us", TS, nullable=False),
+)
+
+# the hub processes sharing the database: a claim (an inflight event, a charger's socket) lives as long as the
+# process that made it keeps beating
+processes = sa.Table(
+    "processes",
+    metadata,
+    sa.Column("instance", sa.String(32), primary_key=True),
+    sa.Column("started_us", TS, nullable=False),
+    sa.Column("heartbeat_us", TS, nullable=False),
 )
 
 outbox_attempts = sa.Table(

@@ -14,7 +14,6 @@ import asyncio
 import logging
 from typing import Any
 
-import httpx
 import msgspec
 from litestar import Request
 from litestar.exceptions import HTTPException
@@ -22,7 +21,7 @@ from litestar.exceptions import HTTPException
 from hub import model
 from hub.core import Core
 from hub.model import PartyId
-from hub.outbound import Coalescer, TooLarge, refused
+from hub.outbound import Coalescer, Forbidden, OutboundError, Timeout, TooLarge
 from hub.services import errors
 from hub.services.directory import Platform
 from hub.store import documents as docs
@@ -236,6 +235,18 @@ class Ocpi:
             raise errors.ReceiverOffline(f"{to} is {platform.row.status}")
         return platform
 
+    async def forward_or_owe(
+        self, request: Request, ctx: Ctx, to: PartyId, kind: docs.Kind, obj: Any, module: str, subpath: str = "", **kwargs: Any
+    ) -> Reply:
+        """Forward a change of an object the hub stores (a Session, a CDR); a receiver that cannot be reached now
+        gets the object when it takes pushes again (the sender hears 4003/4002 all the same)."""
+        try:
+            return await self.forward(request, ctx, to, module, "RECEIVER", subpath, **kwargs)
+        except (errors.ReceiverOffline, errors.ReceiverTimeout):
+            if (platform := self.core.directory.platform_of(to)) is not None:
+                await self.core.objects.owe(platform, kind, obj)
+            raise
+
     async def forward(
         self, request: Request, ctx: Ctx, to: PartyId, module: str, role: str, subpath: str = "", *,
         method: str | None = None, body: bytes | None = None, params: dict[str, str] | None = None,
@@ -258,19 +269,16 @@ class Ocpi:
                 correlation_id=ctx.routing.correlation_id or None, params=params if params is not None else dict(request.query_params),
                 timeout=self.core.settings.forward_timeout,
             )
-        except httpx.TimeoutException as exc:  # slow, or too many calls to it in flight (Busy): not offline
+        except Timeout as exc:  # slow, or too many calls to it in flight (Busy): not offline
             raise errors.ReceiverTimeout(f"{to} did not answer within {self.core.settings.forward_timeout:g} s") from exc
         except TooLarge as exc:
             raise errors.HubError(f"{to} answered with more than the hub reads") from exc
-        except httpx.HTTPError as exc:
-            if refused(exc) is not None:  # its endpoint points where the hub may not call: not a sign of life or death
-                raise errors.ReceiverOffline(f"{to} cannot be reached") from exc
-            await self.core.parties.went_offline(platform.id, f"{type(exc).__name__}: {exc}")
+        except Forbidden as exc:  # its endpoint points where the hub may not call: not a sign of life or death
             raise errors.ReceiverOffline(f"{to} cannot be reached") from exc
-        except PeerError as exc:
-            await self.core.parties.went_offline(platform.id, f"{type(exc).__name__}: {exc}")
+        except (OutboundError, PeerError) as exc:  # one failure: its health decides whether it is OFFLINE
+            await self.core.dispatcher.health.failed(platform.id, f"{type(exc).__name__}: {exc}")
             raise errors.ReceiverOffline(f"{to} cannot be reached") from exc
-        await self.core.parties.touch(platform.id)
+        await self.core.dispatcher.health.ok(platform.id)
         if 300 <= response.status_code < 400:  # never followed, and not relayed: the caller must not be sent elsewhere either
             raise errors.HubError(f"{to} answered with a redirect (HTTP {response.status_code}), which the hub does not follow")
         relay = {k: response.headers[k] for k in ("link", "x-total-count", "x-limit", "location") if k in response.headers}

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import uuid
+import itertools
+import os
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
-import httpx
 import msgspec
 
 from hub.model import PartyId
-from hub.outbound import Outbound, refused
+from hub.outbound import Forbidden, Outbound, OutboundError, Response
 from hub.services.directory import Platform
 from protocols.ocpi import transport as t
 from protocols.ocpi.v221 import wire
@@ -28,6 +28,14 @@ MODULE_KIND = {
 KIND_MODULE = {v: k for k, v in MODULE_KIND.items()} | {"evse": "locations", "connector": "locations"}
 
 
+_RUN, _COUNT = os.urandom(6).hex(), itertools.count()
+
+
+def _request_id() -> str:
+    """Unique per request, cheaply: this process's random prefix and a counter (the outbox sends thousands a second)."""
+    return f"{_RUN}{next(_COUNT):010x}"
+
+
 class PeerError(Exception):
     """A peer could not be used: unreachable, or it answered outside the protocol. `public` is what may be told
     to the party itself: nothing that would make the hub a probe of networks (refused, timed out, closed)."""
@@ -37,9 +45,9 @@ class PeerError(Exception):
         self.public = public or message
 
 
-def _unreachable(what: str, exc: Exception) -> PeerError:
-    if (reason := refused(exc)) is not None:
-        return PeerError(f"{what}: {reason}")
+def _unreachable(what: str, exc: OutboundError) -> PeerError:
+    if isinstance(exc, Forbidden):
+        return PeerError(f"{what}: {exc}")
     return PeerError(f"{what}: {type(exc).__name__}: {exc}", f"{what}: the request failed")
 
 
@@ -80,8 +88,8 @@ class OcpiClient:
         self, method: str, url: str, token: str, codec: str = "base64", *, body: bytes | None = None,
         from_party: PartyId | None = None, to_party: PartyId | None = None, request_id: str | None = None,
         correlation_id: str | None = None, params: dict[str, str] | None = None, timeout: float | None = None,
-    ) -> httpx.Response:
-        request_id = request_id or uuid.uuid4().hex
+    ) -> Response:
+        request_id = request_id or _request_id()
         headers = {
             "Authorization": t.authorization(token, codec),
             "X-Request-ID": request_id,
@@ -94,7 +102,7 @@ class OcpiClient:
 
     async def to_platform(
         self, platform: Platform, method: str, url: str, **kwargs: Any
-    ) -> httpx.Response:
+    ) -> Response:
         if not platform.row.token_out:
             raise PeerError(f"no token for platform {platform.row.name}")
         return await self.call(method, url, platform.row.token_out, platform.row.header_codec, **kwargs)
@@ -103,12 +111,12 @@ class OcpiClient:
         """GET an envelope and decode its data; PeerError when it cannot be used."""
         try:
             response = await self.call("GET", url, token, codec)
-        except httpx.HTTPError as exc:
+        except OutboundError as exc:
             raise _unreachable(f"GET {url}", exc) from exc
         return self.data(response, type_, f"GET {url}")
 
     @staticmethod
-    def data(response: httpx.Response, type_: Any, what: str) -> Any:
+    def data(response: Response, type_: Any, what: str) -> Any:
         if response.status_code >= 300:
             raise PeerError(f"{what}: HTTP {response.status_code}")
         try:
@@ -127,7 +135,7 @@ class OcpiClient:
         for codec in ("base64", "raw"):
             try:
                 response = await self.call("GET", url, token, codec)
-            except httpx.HTTPError as exc:
+            except OutboundError as exc:
                 raise _unreachable(f"GET {url}", exc) from exc
             if response.status_code != 401:
                 return codec

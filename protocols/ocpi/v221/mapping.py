@@ -11,6 +11,8 @@ that is all this module converts:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -128,12 +130,12 @@ def from_canonical(obj: Any, type_: type[W]) -> W:
 def changes(patch: Any) -> dict[str, Any]:
     """The fields a PATCH sets, canonical-typed, for `msgspec.structs.replace` in the core."""
     tree = _canonical_tree(_builtins(patch))
-    out: dict[str, Any] = {}
-    for f in msgspec.structs.fields(patch):
-        if f.name not in tree:
-            continue
-        out[f.name] = _field_value(type(patch).__name__, f.name, tree[f.name])
-    return out
+    return {name: _field_value(type(patch).__name__, name, tree[name]) for name in _field_names(type(patch)) if name in tree}
+
+
+@lru_cache(maxsize=None)
+def _field_names(type_: type) -> tuple[str, ...]:
+    return tuple(f.name for f in msgspec.structs.fields(type_))  # (fields() evaluates annotations: once per type)
 
 
 # the canonical type of every field a PATCH may carry that is not a plain scalar

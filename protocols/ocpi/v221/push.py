@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
 import msgspec
 
 from hub import model
 from hub.model import PartyId
-from hub.outbound import Busy
+from hub.outbound import Busy, OutboundError, Response
 from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
 from hub.services.visibility import READER_ROLES
@@ -39,7 +38,7 @@ class _TokenType(msgspec.Struct):
     type: str
 
 
-def outcome(response: httpx.Response) -> Delivery:
+def outcome(response: Response) -> Delivery:
     """How the dispatcher should treat a receiver's answer."""
     status = response.status_code
     if status >= 500 or status == 429:
@@ -99,7 +98,7 @@ class OcpiPush:
             )
         except Busy as exc:  # the hub's own budget for this destination is in use: not the party's failure
             return Delivery("busy", str(exc))
-        except httpx.HTTPError as exc:
+        except OutboundError as exc:
             return Delivery("retry", f"{type(exc).__name__}: {exc}")
         return outcome(response)
 
@@ -117,7 +116,7 @@ class OcpiPush:
                                                      to_party=PartyId.parse(emsp), correlation_id=event.correlation_id)
         except Busy as exc:
             return Delivery("busy", str(exc))
-        except httpx.HTTPError as exc:
+        except OutboundError as exc:
             return Delivery("retry", f"{type(exc).__name__}: {exc}")
         return outcome(response)
 

@@ -404,7 +404,8 @@ async def session_put(request: Request, ocpi: NamedDependency[Ocpi], country_cod
     to = _addressed_to_token_owner(ocpi, ctx, session.cdr_token.owner_party)
     created = await ocpi.core.objects.put_session(ctx.platform, session, correlation_id=ctx.routing.correlation_id, deliver=to is None)
     if to is not None:
-        return await ocpi.forward(request, ctx, to, "sessions", "RECEIVER", f"{owner.country_code}/{owner.party_id}/{session_id}", body=wire.encode(w), method="PUT")
+        return await ocpi.forward_or_owe(request, ctx, to, docs.SESSION, session, "sessions", f"{owner.country_code}/{owner.party_id}/{session_id}",
+                                         body=wire.encode(w), method="PUT")
     return ocpi.ok(request, ctx, status=201 if created else 200)
 
 
@@ -419,11 +420,12 @@ async def session_patch(request: Request, ocpi: NamedDependency[Ocpi], country_c
     if stored is None:
         raise errors.NotFound(f"unknown session {session_id}")
     to = _addressed_to_token_owner(ocpi, ctx, stored.cdr_token.owner_party)
-    await ocpi.core.objects.patch_session(
+    patched = await ocpi.core.objects.patch_session(
         ctx.platform, owner, session_id, m.session_patch_changes(w), correlation_id=ctx.routing.correlation_id, deliver=to is None
     )
     if to is not None:
-        return await ocpi.forward(request, ctx, to, "sessions", "RECEIVER", f"{owner.country_code}/{owner.party_id}/{session_id}", body=wire.encode(w), method="PATCH")
+        return await ocpi.forward_or_owe(request, ctx, to, docs.SESSION, patched, "sessions", f"{owner.country_code}/{owner.party_id}/{session_id}",
+                                         body=wire.encode(w), method="PATCH")
     return ocpi.ok(request, ctx)
 
 
@@ -439,7 +441,7 @@ async def cdr_post(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     await ocpi.core.objects.post_cdr(ctx.platform, cdr, correlation_id=ctx.routing.correlation_id, deliver=to is None)
     location = f"{ocpi.base}/receiver/cdrs/{cdr.country_code.upper()}/{cdr.party_id.upper()}/{cdr.id}"
     if to is not None:
-        response = await ocpi.forward(request, ctx, to, "cdrs", "RECEIVER", body=wire.encode(w), method="POST")
+        response = await ocpi.forward_or_owe(request, ctx, to, docs.CDR, cdr, "cdrs", body=wire.encode(w), method="POST")
         response.headers["location"] = location
         return response
     return ocpi.ok(request, ctx, status=201, Location=location)
