@@ -32,7 +32,7 @@ class Hub:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.core = Core(settings, render=codec.render)
+        self.core = Core(settings, rendering=codec)
         self.client = OcpiClient(settings.hub_party, self.core.outbound, timeout=settings.forward_timeout)
         self.ocpi = Ocpi(self.core, self.client)
         self.core.senders["ocpi"] = OcpiPush(self.client, settings.hub_party)

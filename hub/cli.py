@@ -80,9 +80,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
             http1_settings=HTTP1Settings(header_read_timeout=int(settings.http_header_timeout * 1000), keep_alive=True),
         ).serve()
     finally:
-        for proc in simulators:
-            proc.terminate()
-            proc.wait(10)
+        for simulator in simulators:
+            simulator.terminate()
+            simulator.wait(10)
 
 
 def _has(module: str) -> bool:

@@ -1,6 +1,6 @@
 """The core, assembled: store, directory, services and the outbox dispatcher of one process.
 
-Protocol modules plug in from outside (the app does it): a renderer for the primary wire format and one
+Protocol modules plug in from outside (the app does it): the rendering of the primary wire format and one
 outbox sender per protocol. The core itself imports no protocol.
 """
 
@@ -16,19 +16,19 @@ from hub.services.dispatch import Dispatcher, Sender
 from hub.services.objects import Objects, Renderer
 from hub.services.parties import Parties
 from hub.settings import Settings
-from hub.store import platforms, secrets
+from hub.store import locations, platforms, secrets
 from hub.store.db import Database, sqlite_path
 
 log = logging.getLogger(__name__)
 
 
 class Core:
-    def __init__(self, settings: Settings, render: Renderer) -> None:
+    def __init__(self, settings: Settings, rendering: Renderer) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.secrets = secrets.from_settings(settings.secret_key, sqlite_path(settings.database_url))
         self.directory = Directory(self.db, settings.hub_party, self.secrets, settings.roaming_policy)
-        self.objects = Objects(self.db, self.directory, render, settings.page_cache_mb * 1024 * 1024)
+        self.objects = Objects(self.db, self.directory, rendering, settings.page_cache_mb * 1024 * 1024)
         self.parties = Parties(self.db, self.directory, self.secrets)
         self.commands = Commands(self.db, self.directory, self.objects)
         self.charging = Charging(self.db, self.directory, self.objects, self.parties, self.commands, settings)
@@ -47,6 +47,9 @@ class Core:
         self.db.share = True
         await self.db.start()
         await self.db.write(lambda tx: platforms.seal_stored(tx, self.secrets))
+        split = await self.db.write(lambda tx: locations.split_legacy(tx.conn, self.objects.rendering))
+        if split:
+            log.info("%d Locations stored whole before their EVSEs had rows of their own: split", split)
         await self.directory.refresh()
         await self.parties.ensure_local(self.settings.hub_party, "HUB", self.settings.hub_name)
 

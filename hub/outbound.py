@@ -30,7 +30,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import httptools

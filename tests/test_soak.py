@@ -19,7 +19,6 @@ import msgspec
 from websockets.asyncio.client import connect
 
 from connectors import bilateral
-from fixtures.ocpi_party import OcpiParty
 from hub import model
 from hub.app import Hub
 from hub.model import PartyId

@@ -15,6 +15,7 @@ through PostgreSQL LISTEN/NOTIFY), and the notification carries what the catalog
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from bisect import bisect_left, insort
 from collections import Counter, OrderedDict
 from typing import NamedTuple
@@ -46,10 +47,14 @@ def change_payload(
     return msgspec.json.encode([list(key), updated_us, stored_us, published, audience]).decode()
 
 
+Fetch = Callable[[sa.Connection, list[tuple]], dict[tuple, tuple[int, bytes]]]  # keys -> (version, rendered document)
+
+
 class Catalog:
-    def __init__(self, db: Database, kind: docs.Kind, cache_bytes: int = 0) -> None:
+    def __init__(self, db: Database, kind: docs.Kind, cache_bytes: int, fetch: Fetch) -> None:
         self.db = db
         self.kind = kind
+        self.fetch = fetch
         self.cache_bytes = cache_bytes
         self.cached: OrderedDict[Key, tuple[int, bytes]] = OrderedDict()  # LRU: key -> (version, document)
         self._cached_size = 0
@@ -159,7 +164,7 @@ class Catalog:
                 self.cached.move_to_end(key)
         missing = [k for k in keys if k not in found]
         if missing:
-            fetched = await self.db.read(lambda conn: docs.rendered_by_keys(conn, self.kind, missing))
+            fetched = await self.db.read(lambda conn: self.fetch(conn, missing))
             for key, (version, doc) in fetched.items():
                 found[key] = doc
                 self._remember(key, version, doc)

@@ -186,11 +186,9 @@ class Charging:
     async def listing(self) -> list[Charger]:
         return await self.db.read(store.listing)
 
-    async def _location(self, party: PartyId, location_id: str) -> model.Location | None:
-        try:
-            return await self.objects.get(None, docs.LOCATION, (party.country_code, party.party_id, location_id))
-        except NotFound:
-            return None
+    async def _location(self, party: PartyId, location_id: str, with_evses: bool = False) -> model.Location | None:
+        """The Location (its own fields only, unless asked: a status at a big site must not read every EVSE)."""
+        return await self.objects.location(party, location_id, with_evses)
 
     async def _charger(self, identity: str) -> Charger:
         charger = await self.get(identity)
@@ -217,7 +215,7 @@ class Charging:
         charger = await self.db.read(lambda conn: store.get(conn, identity))
         if charger is None or charger.instance is not None:
             return
-        location = await self._location(charger.party, charger.location_id)
+        location = await self._location(charger.party, charger.location_id, with_evses=True)
         for evse in location.evses if location else []:
             if evse.uid.startswith(f"{identity.upper()}-") and evse.status not in ("UNKNOWN", "REMOVED"):
                 await self.objects.patch_location(None, charger.party, charger.location_id,
@@ -260,10 +258,7 @@ class Charging:
             if min(before.values(), key=STATUS_PRIORITY.index) != status:
                 await self.objects.patch_location(None, charger.party, charger.location_id, {"status": status, "last_updated": now}, evse_uid=uid)
             return
-        location = await self._location(charger.party, charger.location_id)
-        if location is None:
-            raise NotFound(f"the location {charger.location_id} of charger {charger.identity} is gone")
-        evse = location.evse(uid)
+        evse = await self.objects.evse(charger.party, charger.location_id, uid)
         missing = [c for c in connectors if evse is None or not any(x.id == c for x in evse.connectors)]
         if evse is None or missing:
             await self.objects.put_evse(None, charger.party, charger.location_id, self._evse(charger, uid, evse, connectors, status, now))
@@ -501,7 +496,7 @@ class Charging:
         location = await self._location(charger.party, charger.location_id)
         if location is None:
             raise NotFound(f"the location {charger.location_id} of charger {charger.identity} is gone")
-        evse = location.evse(state.evse_uid)
+        evse = await self.objects.evse(charger.party, charger.location_id, state.evse_uid)
         connector = next((c for c in evse.connectors if c.id == state.connector_id), None) if evse else None
         tariff = None
         for tariff_id in (connector.tariff_ids if connector else charger.connector.tariff_ids):

@@ -8,7 +8,7 @@ one addressed receiver itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,11 +21,11 @@ from hub.services.catalog import Catalog, change_payload
 from hub.services.directory import Directory, Platform
 from hub.services.errors import Invalid, NotFound, NotOwner, UnknownLocation
 from hub.store import documents as docs
-from hub.store import outbox
+from hub.store import locations, outbox
 from hub.store.db import Database, Tx
 
 S = TypeVar("S", bound=msgspec.Struct)
-Renderer = Callable[[str, Any], bytes]  # (kind name, canonical object) -> the primary wire format's bytes
+Renderer = locations.Rendering  # the primary wire format the store keeps beside each document (the app injects it)
 
 IDENTITY = {"country_code", "party_id", "id", "uid", "type"}
 
@@ -49,11 +49,15 @@ def _check_patch(changes: dict[str, Any]) -> None:
 
 
 class Objects:
-    def __init__(self, db: Database, directory: Directory, render: Renderer, page_cache_bytes: int = 0) -> None:
+    def __init__(self, db: Database, directory: Directory, rendering: Renderer, page_cache_bytes: int = 0) -> None:
         self.db = db
         self.directory = directory
-        self.render = render
-        self.catalogs = {k.name: Catalog(db, k, page_cache_bytes // 2) for k in (docs.LOCATION, docs.TARIFF)}
+        self.rendering = rendering
+        whole = lambda conn, keys: locations.rendered_by_keys(conn, keys, rendering.assemble_location)  # noqa: E731
+        self.catalogs = {
+            "location": Catalog(db, docs.LOCATION, page_cache_bytes // 2, whole),
+            "tariff": Catalog(db, docs.TARIFF, page_cache_bytes // 2, lambda conn, keys: docs.rendered_by_keys(conn, docs.TARIFF, keys)),
+        }
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -64,14 +68,18 @@ class Objects:
             raise NotOwner(f"{owner} is not a {visibility.OWNER_ROLE[kind]} party of this platform")
 
     def _save(
-        self, tx: Tx, kind: docs.Kind, obj: Any, source: int | None, exists: bool | None = None, previous: Any = None
+        self, tx: Tx, kind: docs.Kind, obj: Any, source: int | None, exists: bool | None = None, whole: bool = True
     ) -> tuple[bool, frozenset[PartyId]]:
-        """Store a new version: (is it new, the audience of an unpublished Location)."""
+        """Store a new version: (is it new, the audience of an unpublished Location). A Location `whole` with its
+        EVSEs, or else its own fields only (one EVSE of it changed: hub/store/locations.py)."""
         audience = visibility.audience(tx.conn, obj) if kind is docs.LOCATION else visibility.NOBODY
         extra: dict[str, Any] = {"stored_us": docs.now_us()}
         if kind is docs.LOCATION:
             extra["audience"] = visibility.audience_text(audience)
-        created = docs.save(tx.conn, kind, obj, self.render(kind.name, obj), source, exists, extra, previous)
+            save = locations.save if whole else locations.save_shell
+            created = save(tx.conn, obj, self.rendering, source, extra, exists)
+        else:
+            created = docs.save(tx.conn, kind, obj, self.rendering.render(kind.name, obj), source, exists, extra)
         key = kind.key(obj)
         if kind.name in self.catalogs:
             published = obj.publish if kind is docs.LOCATION else True
@@ -140,7 +148,7 @@ class Objects:
         name, _, text = stream.partition(":")
         kind = docs.KINDS[name]
         key = _key_of(text, typed=kind is docs.TOKEN)
-        stored = docs.get(conn, kind, key)
+        stored = _get(conn, kind, key)
         if stored is None:
             if kind is docs.TARIFF:
                 return outbox.Draft(stream, "tariff", "delete", "/".join(key), b"{}")
@@ -157,7 +165,7 @@ class Objects:
         key = [k.upper() if i < len(key) - (kind is docs.TOKEN) else k for i, k in enumerate(key)]
 
         def op(conn: sa.Connection) -> S | None:
-            stored = docs.get(conn, kind, key)
+            stored = _get(conn, kind, key)
             if stored is None:
                 return None
             if reader is not None and not visibility.may_read(
@@ -185,7 +193,11 @@ class Objects:
             if owner is not None:
                 t = kind.table
                 visible = sa.and_(visible, t.c.country_code == owner.country_code, t.c.party_id == owner.party_id)
-            return docs.page(conn, kind, visible, window)
+            if kind is not docs.LOCATION:
+                return docs.page(conn, kind, visible, window)
+            keys, total = docs.page_keys(conn, kind, visible, window)
+            found = locations.rendered_by_keys(conn, keys, self.rendering.assemble_location)
+            return [found[k][1] for k in keys if k in found], total
 
         return await self.db.read(op)
 
@@ -201,6 +213,18 @@ class Objects:
     async def exists(self, kind: docs.Kind, key: Sequence[str]) -> bool:
         key = [k.upper() for k in key]
         return await self.db.read(lambda conn: docs.get(conn, kind, key) is not None)
+
+    async def location(self, owner: PartyId, location_id: str, with_evses: bool = True) -> model.Location | None:
+        """A Location as the hub holds it (without its EVSEs, when they are not needed: cheaper at a big site)."""
+        key = (owner.country_code, owner.party_id, location_id.upper())
+        stored = await self.db.read(lambda conn: locations.get(conn, key, with_evses=with_evses))
+        return None if stored is None else stored.obj
+
+    async def evse(self, owner: PartyId, location_id: str, uid: str) -> model.Evse | None:
+        """One EVSE of a Location, read alone."""
+        key = (owner.country_code, owner.party_id, location_id.upper())
+        found = await self.db.read(lambda conn: locations.evse(conn, key, uid))
+        return None if found is None else found[0]
 
     async def active_sessions_at(self, cpo: PartyId, location_id: str, evse_uid: str) -> list[model.Session]:
         t = docs.SESSION.table
@@ -289,43 +313,17 @@ class Objects:
         key = (owner.country_code, owner.party_id, location_id.upper())
 
         def op(tx: Tx) -> bool:
-            stored = docs.get(tx.conn, docs.LOCATION, key, for_update=True)
+            stored = locations.get(tx.conn, key, for_update=True, with_evses=level == "location")
             if stored is None:
                 raise UnknownLocation(f"unknown location {location_id}: PUT the Location first")
-            loc = stored.obj
-            created = False
             if level == "location":
-                target = loc = _patch_location(loc, changes)  # type: ignore[arg-type]
-            else:
-                evse = loc.evse(evse_uid)  # type: ignore[arg-type]
-                if level == "evse":
-                    if op_name == "put":
-                        created, target = evse is None, new
-                    elif evse is None:
-                        raise NotFound(f"unknown EVSE {evse_uid}")
-                    else:
-                        target = _patch_evse(evse, changes)  # type: ignore[arg-type]
-                    stamp = target.last_updated
-                else:
-                    if evse is None:
-                        raise NotFound(f"unknown EVSE {evse_uid}")
-                    conn_ = next((c for c in evse.connectors if c.id.upper() == connector_id.upper()), None)  # type: ignore[union-attr]
-                    if op_name == "put":
-                        created, target = conn_ is None, new
-                    elif conn_ is None:
-                        raise NotFound(f"unknown connector {connector_id}")
-                    else:
-                        target = _replace(conn_, changes)  # type: ignore[arg-type]
-                    stamp = target.last_updated
-                    evse = _replace(evse, {
-                        "connectors": merge_by(evse.connectors, [target], "id"),
-                        "last_updated": max(evse.last_updated, stamp),
-                    })
-                loc = _replace(loc, {
-                    "evses": merge_by(loc.evses, [evse if level == "connector" else target], "uid"),
-                    "last_updated": max(loc.last_updated, stamp),
-                })
-            _, audience = self._save(tx, docs.LOCATION, loc, source, exists=True, previous=stored.obj)
+                created, target = False, _patch_location(stored.obj, changes)  # type: ignore[arg-type]
+                loc = target
+            else:  # one EVSE (or its connector) changes: its row and the Location's own fields are written
+                created, target, evse, position = _evse_change(tx.conn, key, level, op_name, new, changes, evse_uid, connector_id)
+                locations.save_evse(tx.conn, key, evse, position, self.rendering)
+                loc = _replace(stored.obj, {"last_updated": max(stored.obj.last_updated, target.last_updated)})
+            _, audience = self._save(tx, docs.LOCATION, loc, source, exists=True, whole=level == "location")
             if deliver:
                 path = _path(loc) + (f"/{evse_uid}" if evse_uid else "") + (f"/{connector_id}" if connector_id else "")
                 fields = tuple(changes) if changes is not None else None
@@ -488,6 +486,38 @@ def _key_of(text: str, typed: bool) -> list[str]:
     """A stream's key back from its text: an id may hold '/', party codes and a token's type never do."""
     head, _, kind = text.rpartition("/") if typed else (text, "", "")
     return [*head.split("/", 2), *([kind] if typed else [])]
+
+
+def _get(conn: sa.Connection, kind: docs.Kind, key: Sequence[str]) -> docs.Stored | None:
+    return locations.get(conn, key) if kind is docs.LOCATION else docs.get(conn, kind, key)
+
+
+def _evse_change(
+    conn: sa.Connection, key: Sequence[str], level: str, op_name: str, new: Any, changes: dict[str, Any] | None,
+    evse_uid: str | None, connector_id: str | None,
+) -> tuple[bool, Any, model.Evse, int | None]:
+    """A PUT or PATCH of an EVSE or of one of its connectors: (is it new, what changed as sent, the EVSE as it
+    is now, its place in the Location: None for a new one). A connector's last_updated moves its EVSE's."""
+    found = locations.evse(conn, key, evse_uid, for_update=True)  # type: ignore[arg-type]
+    evse, position = found if found is not None else (None, None)
+    if level == "evse":
+        if op_name == "put":
+            return evse is None, new, new, position
+        if evse is None:
+            raise NotFound(f"unknown EVSE {evse_uid}")
+        target = _patch_evse(evse, changes)  # type: ignore[arg-type]
+        return False, target, target, position
+    if evse is None:
+        raise NotFound(f"unknown EVSE {evse_uid}")
+    conn_ = next((c for c in evse.connectors if c.id.upper() == connector_id.upper()), None)  # type: ignore[union-attr]
+    if op_name == "put":
+        created, target = conn_ is None, new
+    elif conn_ is None:
+        raise NotFound(f"unknown connector {connector_id}")
+    else:
+        created, target = False, _replace(conn_, changes)  # type: ignore[arg-type]
+    evse = _replace(evse, {"connectors": merge_by(evse.connectors, [target], "id"), "last_updated": max(evse.last_updated, target.last_updated)})
+    return created, target, evse, position
 
 
 def _path(obj: Any) -> str:

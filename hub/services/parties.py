@@ -21,7 +21,7 @@ from hub.services import visibility
 from hub.services.directory import Directory, Platform
 from hub.services.errors import Invalid
 from hub.store import documents as docs
-from hub.store import outbox
+from hub.store import locations, outbox
 from hub.store import platforms as store
 from hub.store.db import Database, Tx
 from hub.store.documents import from_us, now_us
@@ -240,9 +240,11 @@ class Parties:
                 conds.append(t.c.stored_us >= since_us)
             for row in tx.execute(sa.select(t.c.doc).where(*conds).order_by(t.c.stored_us)):
                 obj = kind.decode(row.doc)
+                if kind is docs.LOCATION:  # its row is the shell: with its EVSEs
+                    obj = locations.get(tx.conn, kind.key(obj)).obj  # type: ignore[union-attr]
                 key = "/".join(kind.key(obj))
                 path = f"{obj.country_code.upper()}/{obj.party_id.upper()}/{getattr(obj, 'id', None) or obj.uid}"
-                draft = outbox.Draft(f"{name}:{key}", name, "post" if name == "cdr" else "put", path, row.doc)
+                draft = outbox.Draft(f"{name}:{key}", name, "post" if name == "cdr" else "put", path, docs.encode(obj))
                 outbox.enqueue(tx, [platform.id], draft)
 
 

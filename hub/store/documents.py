@@ -185,10 +185,10 @@ def _by_keys(kind: Kind[Any], n: int) -> sa.Select:
 
 def save(
     conn: sa.Connection, kind: Kind[S], obj: S, rendered: bytes, source_platform: int | None, exists: bool | None = None,
-    extra: dict[str, Any] | None = None, previous: S | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> bool:
-    """Insert or replace; returns True when the object is new. `extra`: columns worked out by the caller;
-    `previous`: the version this one replaces, when the caller has it (spares rewriting unchanged indexes)."""
+    """Insert or replace; returns True when the object is new. `extra`: columns worked out by the caller.
+    (A Location's row is its shell: hub/store/locations.py writes Locations.)"""
     stmts = _statements(kind)
     key = kind.key(obj)
     values = {
@@ -206,45 +206,11 @@ def save(
         conn.execute(stmts.update, {**_key(key), **values})
     else:
         conn.execute(stmts.insert, {**dict(zip((c.name for c in kind.key_columns), key)), **values})  # type: ignore[attr-defined]
-    if kind is LOCATION:
-        _index_evses(conn, obj, previous)  # type: ignore[arg-type]
     return not exists
 
 
 def delete(conn: sa.Connection, kind: Kind[Any], key: Sequence[str]) -> bool:
     return conn.execute(_statements(kind).delete, _key(key)).rowcount > 0
-
-
-_EVSE_STATUS = sa.update(schema.evses).where(
-    schema.evses.c.country_code == sa.bindparam("k0"), schema.evses.c.party_id == sa.bindparam("k1"),
-    schema.evses.c.location_id == sa.bindparam("k2"), schema.evses.c.uid == sa.bindparam("k3"),
-)
-
-
-def _index_evses(conn: sa.Connection, loc: model.Location, previous: model.Location | None) -> None:
-    t = schema.evses
-    cc, pid, lid = LOCATION.key(loc)
-    if previous is not None and [(e.uid, e.evse_id) for e in previous.evses] == [(e.uid, e.evse_id) for e in loc.evses]:
-        for old, new in zip(previous.evses, loc.evses):  # the same EVSEs: only statuses may have moved
-            if old.status != new.status:
-                conn.execute(_EVSE_STATUS, {"k0": cc, "k1": pid, "k2": lid, "k3": new.uid.upper(), "status": new.status})
-        return
-    conn.execute(sa.delete(t).where(t.c.country_code == cc, t.c.party_id == pid, t.c.location_id == lid))
-    if loc.evses:
-        conn.execute(
-            sa.insert(t),
-            [
-                {
-                    "country_code": cc,
-                    "party_id": pid,
-                    "location_id": lid,
-                    "uid": e.uid.upper(),
-                    "evse_id": e.evse_id.upper() if e.evse_id else None,
-                    "status": e.status,
-                }
-                for e in loc.evses
-            ],
-        )
 
 
 # --- lists ---------------------------------------------------------------------------------------
@@ -259,23 +225,40 @@ class Window(msgspec.Struct, frozen=True):
     date_to: datetime | None = None
 
 
-def page(
-    conn: sa.Connection, kind: Kind[Any], visible: sa.ColumnElement[bool] | None, window: Window
-) -> tuple[list[bytes], int]:
-    """The rendered documents of one page, oldest first, and the total count that matches."""
+def _window(kind: Kind[Any], visible: sa.ColumnElement[bool] | None, window: Window) -> tuple[sa.ColumnElement[bool], list]:
     t = kind.table
     conds = [] if visible is None else [visible]
     if window.date_from is not None:
         conds.append(t.c.updated_us >= to_us(window.date_from))
     if window.date_to is not None:
         conds.append(t.c.updated_us < to_us(window.date_to))
-    where = sa.and_(sa.true(), *conds)
+    return sa.and_(sa.true(), *conds), [t.c.updated_us, *kind.key_columns]  # type: ignore[attr-defined]
+
+
+def page(
+    conn: sa.Connection, kind: Kind[Any], visible: sa.ColumnElement[bool] | None, window: Window
+) -> tuple[list[bytes], int]:
+    """The rendered documents of one page, oldest first, and the total count that matches (not for Locations,
+    whose rendered rows are shells: page_keys, then hub/store/locations.rendered_by_keys)."""
+    t = kind.table
+    where, order = _window(kind, visible, window)
     total = conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one()
     if total <= window.offset or window.limit <= 0:
         return [], total
-    order = [t.c.updated_us, *kind.key_columns]  # type: ignore[attr-defined]
     # Walk the covering index for the offset, then fetch only the page's documents.
     keys = sa.select(*kind.key_columns).where(where).order_by(*order).offset(window.offset).limit(window.limit).subquery()  # type: ignore[attr-defined]
     join = sa.and_(*(col == keys.c[col.name] for col in kind.key_columns))  # type: ignore[attr-defined]
     rows = conn.execute(sa.select(t.c.rendered).join_from(t, keys, join).order_by(*order)).scalars().all()
     return list(rows), total
+
+
+def page_keys(
+    conn: sa.Connection, kind: Kind[Any], visible: sa.ColumnElement[bool] | None, window: Window
+) -> tuple[list[tuple], int]:
+    """The keys of one page, oldest first, and the total count that matches."""
+    where, order = _window(kind, visible, window)
+    total = conn.execute(sa.select(sa.func.count()).select_from(kind.table).where(where)).scalar_one()
+    if total <= window.offset or window.limit <= 0:
+        return [], total
+    rows = conn.execute(sa.select(*kind.key_columns).where(where).order_by(*order).offset(window.offset).limit(window.limit))  # type: ignore[attr-defined]
+    return [tuple(r) for r in rows], total

@@ -94,10 +94,14 @@ locations = sa.Table(
     sa.Column("audience", sa.Text, nullable=True),  # unpublished: the parties that may see it, `|CC/PID|...|`
     sa.Column("latitude", sa.Float, nullable=False),
     sa.Column("longitude", sa.Float, nullable=False),
+    # its EVSEs are rows of `evses` (false: stored before they were; split when a hub starts)
+    sa.Column("evses_apart", sa.Boolean, nullable=False, server_default=sa.false()),
     *_document(),
     sa.Index("ix_locations_updated", "updated_us", "country_code", "party_id", "id"),
 )
 
+# A Location's EVSEs, each on its own row, so that one EVSE's change writes one EVSE (hub/store/locations.py):
+# the Location's row holds its own fields (`doc` without EVSEs; `rendered`: its shell, split where they go)
 evses = sa.Table(
     "evses",
     metadata,
@@ -106,11 +110,16 @@ evses = sa.Table(
     sa.Column("uid", sa.String(36), primary_key=True),
     sa.Column("evse_id", sa.String(48), nullable=True, index=True),
     sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),  # its place in the Location's list
+    sa.Column("updated_us", TS, nullable=True),  # the EVSE's last_updated
+    sa.Column("doc", sa.LargeBinary, nullable=True),  # canonical JSON of the EVSE (NULL: stored before EVSEs had rows)
+    sa.Column("rendered", sa.LargeBinary, nullable=True),
     sa.ForeignKeyConstraint(
         ["country_code", "party_id", "location_id"],
         ["locations.country_code", "locations.party_id", "locations.id"],
         ondelete="CASCADE",
     ),
+    sa.Index("ix_evses_order", "country_code", "party_id", "location_id", "position"),
 )
 
 tariffs = sa.Table(

@@ -20,7 +20,6 @@ from hub.services.charging import Charging, evse_uid
 from hub.services.commands import CommandRecord, Commands
 from hub.services.errors import NotFound
 from hub.store import chargers as store
-from hub.store import documents as docs
 from hub.store.chargers import Charger
 from protocols.ocpp import v16, v201
 from protocols.ocpp.rpc import RpcError
@@ -134,8 +133,7 @@ class ChargerCommands:
         if not isinstance(request, model.StartSession) or target.evse_no is None:
             return None
         charger = target.charger
-        location = await self.charging.objects.get(None, docs.LOCATION, (charger.party.country_code, charger.party.party_id, charger.location_id))
-        evse = location.evse(evse_uid(charger.identity, target.evse_no))
+        evse = await self.charging.objects.evse(charger.party, charger.location_id, evse_uid(charger.identity, target.evse_no))
         if evse is not None and evse.status == "CHARGING":
             return model.CommandResult(result="EVSE_OCCUPIED")
         if evse is not None and evse.status in ("OUTOFORDER", "INOPERATIVE"):

@@ -97,3 +97,15 @@ def test_coordinates_keep_at_least_five_decimals() -> None:
 def test_patch_changes_hold_only_the_fields_sent() -> None:
     p = wire.decode(b'{"status": "CHARGING", "last_updated": "2020-01-01T00:00:00Z"}', wire.EvsePatch)
     assert mapping.evse_patch_changes(p) == {"status": "CHARGING", "last_updated": datetime(2020, 1, 1, tzinfo=timezone.utc)}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(s.location)
+def test_a_location_put_together_from_its_shell_and_evses_is_the_same_bytes(loc: model.Location) -> None:
+    """The store keeps a Location's own fields and its EVSEs apart; what it serves must not change by a byte."""
+    from protocols.ocpi.v221 import codec
+
+    parts = [codec.render("evse", e) for e in loc.evses]
+    assert codec.assemble_location(codec.location_shell(loc), parts) == codec.render("location", loc)
+    no_evses = msgspec.structs.replace(loc, evses=[])
+    assert codec.assemble_location(codec.location_shell(loc), []) == codec.render("location", no_evses)

@@ -31,6 +31,30 @@ def render(kind: str, obj: Any) -> bytes:
     return wire.encode(TO_WIRE[kind][1](obj))
 
 
+# --- a Location stored apart from its EVSEs ------------------------------------------------------------------------
+# The store keeps a Location's own fields (its shell) and each EVSE separately, so that one EVSE's change writes
+# one EVSE; the Location is served as the bytes `render` gives, put together from those parts.
+
+SPLIT = b"\x00"  # never in JSON text (msgspec escapes control characters)
+_EVSES = b',"evses":['
+
+
+def location_shell(loc: model.Location) -> bytes:
+    """The Location's OCPI JSON without its EVSEs: the text before them and the text after, split by NUL."""
+    shell = msgspec.structs.replace(m.location_from_canonical(msgspec.structs.replace(loc, evses=[])), evses=[])
+    raw = wire.encode(shell)
+    at = raw.index(_EVSES) + len(_EVSES)  # `evses` is a field of the Location only, and a string holds no raw quote
+    return raw[:at] + SPLIT + raw[at:]
+
+
+def assemble_location(shell: bytes, evses: list[bytes]) -> bytes:
+    """`render("location", loc)`, from its shell and its EVSEs rendered in order."""
+    head, _, tail = shell.partition(SPLIT)
+    if evses:
+        return head + b",".join(evses) + tail
+    return head[: -len(_EVSES)] + tail[1:]  # no EVSEs: no `evses` field at all (as the wire type omits it)
+
+
 def render_doc(kind: str, doc: bytes) -> bytes:
     """From a canonical document (as in the outbox) to OCPI JSON."""
     return render(kind, _decoders[kind].decode(doc))
