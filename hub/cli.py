@@ -219,6 +219,39 @@ def cmd_chargers_list(args: argparse.Namespace) -> None:
     _print(asyncio.run(_with_hub(run)))
 
 
+def cmd_chargers_import(args: argparse.Namespace) -> None:
+    from hub.services import onboarding
+
+    if args.batch < 1:
+        raise SystemExit("hub: --batch is at least 1")
+    if args.passwords_out and not (args.generate_passwords or args.rotate_passwords):
+        raise SystemExit("hub: --passwords-out needs --generate-passwords (or --rotate-passwords)")
+    rows = onboarding.read_rows(args.file, onboarding.format_of(args.file, args.format))  # a bad file costs no start
+
+    async def run(hub: Any) -> Any:
+        importer = onboarding.Importer(hub.core.charging, generate=args.generate_passwords, rotate=args.rotate_passwords,
+                                       batch=args.batch, passwords=onboarding.Passwords(args.passwords_out), out=sys.stderr)
+        return await importer.run(rows)
+
+    summary = asyncio.run(_with_hub(run))
+    _print(summary)
+    if summary["bad"] or "stopped" in summary:
+        sys.exit(1)
+
+
+def cmd_chargers_export(args: argparse.Namespace) -> None:
+    from hub.services import onboarding
+
+    fmt = onboarding.format_of(args.out, args.format) if args.out else (args.format or "csv")
+    rows = asyncio.run(_with_hub(lambda hub: onboarding.export_rows(hub.core.charging)))
+    if args.out is None:
+        onboarding.write_rows(rows, fmt, sys.stdout)
+        return
+    with open(args.out, "w", newline="", encoding="utf-8") as f:
+        onboarding.write_rows(rows, fmt, f)
+    print(f"hub: {len(rows):,} chargers written to {args.out}", file=sys.stderr)
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from hub import proc
     from protocols.ocpp import simulator
@@ -307,6 +340,31 @@ def parser() -> argparse.ArgumentParser:
     ca.set_defaults(fn=cmd_chargers_add)
     cl = ch.add_parser("list", help="identity, protocol, connected")
     cl.set_defaults(fn=cmd_chargers_list)
+    ci = ch.add_parser(
+        "import", help="register many chargers (and their Locations) from a CSV or JSON lines file; prints a JSON summary",
+        description="Columns (CSV header row, or JSON keys): identity, party (CC/PID), location_id, password, address, city, "
+                    "postal_code, country (ISO alpha-3), lat, lon, time_zone, name (of the Location), standard, format, power_type, "
+                    "max_voltage, max_amperage, max_electric_power, tariff_id. A row whose Location does not exist gives its "
+                    "address, city, country, lat and lon; rows with the same location_id share one Location. Bad rows are "
+                    "reported with their line number (the others are imported; the exit status is then 1). Running a file again "
+                    "changes only what differs; an empty password keeps the charger's own.")
+    ci.add_argument("file", help="the file ('-': standard input, with --format)")
+    ci.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file name (.csv, .jsonl)")
+    ci.add_argument("--generate-passwords", action="store_true",
+                    help="a random 24-character password for every charger that has none yet (in the file or the hub)")
+    ci.add_argument("--rotate-passwords", action="store_true",
+                    help="a new random password also for chargers that have one (those the file gives none)")
+    ci.add_argument("--passwords-out", metavar="FILE",
+                    help="write generated passwords here (CSV identity,password; a new file, readable by its owner only) "
+                         "instead of into the summary; they are shown once")
+    ci.add_argument("--batch", type=int, default=500, help="rows per database transaction (default %(default)s)")
+    ci.set_defaults(fn=cmd_chargers_import)
+    ce = ch.add_parser("export", help="every charger with its party, Location and connector template, in the columns import takes",
+                       description="Passwords are not exported: the hub stores only their hashes. Import the file on another hub "
+                                   "with --generate-passwords (or add a password column) to give the chargers passwords there.")
+    ce.add_argument("--format", choices=["csv", "jsonl"], help="default: from --out's name, else csv")
+    ce.add_argument("--out", metavar="FILE", help="default: standard output")
+    ce.set_defaults(fn=cmd_chargers_export)
 
     si = sub.add_parser("simulate", help="simulated chargers (the ocpp library's ChargePoint) against a running hub")
     si.add_argument("--hub-url", required=True, help="ws://HOST:PORT (the hub's OCPP server)")

@@ -47,7 +47,7 @@ class Core:
         self.db.share = True
         await self.db.start()
         await self.db.write(lambda tx: platforms.seal_stored(tx, self.secrets))
-        split = await self.db.write(lambda tx: locations.split_legacy(tx.conn, self.objects.rendering))
+        split = await self.db.write(lambda tx: locations.split_legacy(tx, self.objects.rendering))
         if split:
             log.info("%d Locations stored whole before their EVSEs had rows of their own: split", split)
         await self.directory.refresh()

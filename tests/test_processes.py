@@ -6,19 +6,26 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import subprocess
 import time
+import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import msgspec
+import pytest
+from sqlalchemy.engine import make_url
 
 from fixtures.ocpi_party import free_port
 from hub.app import Hub
 from hub.store import documents as docs
 from hub.store.migrate import upgrade
-from tests.conftest import TEST_SECRET_KEY, Served, hub_settings
+from tests.conftest import ROOT, TEST_SECRET_KEY, Served, _pg_admin_dsn, hub_settings
 from tests.test_cli import HUB, run, running
 from tests.test_ocpp_e2e import CPO, _site
 
@@ -132,3 +139,40 @@ async def test_a_status_changed_elsewhere_is_not_taken_for_granted(database_url:
         await cp.status(1, "Available")
         loc = await served.hub.core.objects.get(None, docs.LOCATION, ("NL", "GRN", "LOC1"))
         assert loc.evse("CP1-1").status == "AVAILABLE"  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def empty_database(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A database with no schema yet, on the backend of `database_url`."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{tmp_path}/new.db"
+        return
+    name = f"hub_empty_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(_pg_admin_dsn())
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    conn = await asyncpg.connect(_pg_admin_dsn())
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+def test_processes_using_a_new_database_at_once_all_succeed(empty_database: str, tmp_path: Path) -> None:
+    """Two processes migrating a new database at once, then CLI commands making its first rows at once (the hub's
+    own party, hosted parties) all succeed."""
+    env = process_env(empty_database, tmp_path)
+
+    def together(*commands: list[str]) -> list[subprocess.CompletedProcess]:
+        procs = [subprocess.Popen(HUB + c, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for c in commands]
+        return [subprocess.CompletedProcess(p.args, p.wait(120), *p.communicate()) for p in procs]
+
+    for result in together(["db", "upgrade"], ["db", "upgrade"]):
+        assert result.returncode == 0, result.stderr
+    for result in together(["ocpi", "invite", "--country-code", "BE", "--party-id", "ONE", "--role", "EMSP"],
+                           ["ocpi", "invite", "--country-code", "BE", "--party-id", "TWO", "--role", "EMSP"],
+                           ["chargers", "add", "--identity", "C1", "--party", "NL/CPA", "--location-id", "L1", "--address", "a",
+                            "--city", "c", "--country", "NLD", "--lat", "52.1", "--lon", "5.1"]):
+        assert result.returncode == 0, result.stderr
+    parties = json.loads(run(["ocpi", "parties"], env).stdout)
+    assert {p for x in parties for p in x["parties"]} >= {"BE/ONE EMSP", "BE/TWO EMSP"}

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -44,9 +44,9 @@ from hub.services.parties import Parties
 from hub.settings import Settings
 from hub.store import chargers as store
 from hub.store import documents as docs
-from hub.store import schema
+from hub.store import locations, schema
 from hub.store.chargers import Charger, ConnectorTemplate
-from hub.store.db import Database
+from hub.store.db import Database, Tx
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ KWH = Decimal(1000)
 # the most telling connector status becomes the EVSE's
 STATUS_PRIORITY = ["CHARGING", "RESERVED", "BLOCKED", "AVAILABLE", "INOPERATIVE", "OUTOFORDER", "UNKNOWN"]
 
+
+# what registering chargers sets of their Location (`hub chargers add` and `import`); the rest is the CPO's to keep
+LOCATION_FIELDS = ("name", "address", "city", "postal_code", "country", "coordinates", "time_zone")
 
 SEQ_MISSING_MAX = 32  # skipped seqNos a transaction remembers (to notice late arrivals), so its state stays small
 
@@ -155,10 +158,10 @@ class Charging:
         connector: ConnectorTemplate | None = None,
     ) -> Charger:
         """Register a charger for a CPO at a Location (a new Location object is created first)."""
-        if not identity or len(identity) > 32 or "/" in identity:
-            raise Invalid("an identity of 1 to 32 characters without '/'", "identity")
-        if password is not None and not store.MIN_PASSWORD <= len(password) <= 40:
-            raise Invalid(f"a charger password has {store.MIN_PASSWORD} to 40 characters (OCPP security profile 1)", "password")
+        if problem := store.identity_problem(identity):
+            raise Invalid(problem, "identity")
+        if password is not None and (problem := store.password_problem(password)):
+            raise Invalid(problem, "password")
         await self.parties.ensure_local(party, "CPO", str(party))
         if isinstance(location, model.Location):
             if await self._location(party, location.id) is None:
@@ -195,6 +198,15 @@ class Charging:
         if charger is None:
             raise NotFound(f"unknown charger {identity}")
         return charger
+
+    async def add_many(self, chargers: Sequence[store.Registration], sites: Sequence[model.Location] = ()) -> Registered:
+        """Register chargers and create or update the Locations they stand at, in ONE transaction. A site gives a
+        Location's LOCATION_FIELDS (its EVSEs in the store stay); new and changed Locations reach the eMSPs as
+        put_location's do. An existing charger whose connector template changed has its connectors rebuilt from
+        it. A charger is refused, and the others go on, when its identity is another CPO's or its Location does
+        not exist. The parties must be hosted already (Parties.ensure_local)."""
+        now = _now()
+        return await self.db.write(lambda tx: _Registrar(tx, now).run(chargers, sites, self.objects))
 
     # --- connection -----------------------------------------------------------------------------
 
@@ -545,6 +557,92 @@ class Charging:
             total_parking_cost=costs.total_parking_cost, remark=f"stop reason: {reason}"[:255] if reason else None,
             signed_data=_signed_data(state), last_updated=max(_now(), end),
         )
+
+
+class Registered(msgspec.Struct, frozen=True):
+    """What add_many did, in order: per charger `created`, `updated`, `unchanged` or `refused` (why: `refused`,
+    by index); per site `created`, `updated` or `unchanged`."""
+
+    chargers: list[str]
+    refused: dict[int, str]
+    sites: list[str]
+
+
+class _Registrar:
+    """One add_many transaction: the Locations it writes whole, those it read whole, which Locations exist."""
+
+    def __init__(self, tx: Tx, now: datetime) -> None:
+        self.tx, self.now = tx, now
+        self.writes: dict[tuple[str, ...], model.Location] = {}
+        self.read: dict[tuple[str, ...], model.Location] = {}
+        self.present: dict[tuple[str, ...], bool] = {}
+
+    def run(self, chargers: Sequence[store.Registration], sites: Sequence[model.Location], objects: Objects) -> Registered:
+        site_outcomes = [self.site(s) for s in sites]
+        known = store.get_many(self.tx.conn, [c.identity for c in chargers])
+        outcomes: list[str] = []
+        refused: dict[int, str] = {}
+        changed: list[store.Registration] = []
+        for n, reg in enumerate(chargers):
+            old, key = known.get(reg.identity), (reg.party.country_code, reg.party.party_id, reg.location_id.upper())
+            if old is not None and old.party != reg.party:
+                refused[n] = f"charger {reg.identity} belongs to {old.party}"
+            elif not self.exists(key):
+                refused[n] = f"no location {reg.location_id} of {reg.party}: give its address to create it"
+            if n in refused:
+                outcomes.append("refused")
+                continue
+            if old is not None and old.connector != reg.connector:
+                self.retemplate(key, reg)
+            differs = old is not None and (old.location_id != key[2] or old.connector != reg.connector or reg.password_hash)
+            outcomes.append("created" if old is None else "updated" if differs else "unchanged")
+            if outcomes[-1] != "unchanged":
+                changed.append(reg)
+        objects.put_locations(self.tx, None, list(self.writes.values()))
+        store.upsert(self.tx, changed)
+        return Registered(outcomes, refused, site_outcomes)
+
+    def site(self, site: model.Location) -> str:
+        key = docs.LOCATION.key(site)
+        stored = locations.get(self.tx.conn, key, for_update=True, with_evses=False)
+        self.present[key] = True
+        if stored is None:
+            self.writes[key] = site
+            return "created"
+        if all(getattr(stored.obj, f) == getattr(site, f) for f in LOCATION_FIELDS):
+            return "unchanged"
+        fields = {f: getattr(site, f) for f in LOCATION_FIELDS}
+        self.writes[key] = msgspec.structs.replace(self.whole(key), last_updated=self.now, **fields)
+        return "updated"
+
+    def exists(self, key: tuple[str, ...]) -> bool:
+        if key not in self.present:
+            self.present[key] = docs.get(self.tx.conn, docs.LOCATION, key) is not None
+        return self.present[key]
+
+    def whole(self, key: tuple[str, ...]) -> model.Location:
+        """The Location with its EVSEs, as this transaction has it so far (read for update the first time)."""
+        if key in self.writes:
+            return self.writes[key]
+        if key not in self.read:
+            stored = locations.get(self.tx.conn, key, for_update=True)
+            assert stored is not None  # a charger's Location exists (checked first)
+            self.read[key] = stored.obj
+        return self.read[key]
+
+    def retemplate(self, key: tuple[str, ...], reg: store.Registration) -> None:
+        """The connectors of the charger's EVSEs, rebuilt from its new template: eMSPs see the new standard,
+        power or tariff (a Location whose EVSEs all match is not written)."""
+        loc = self.whole(key)
+        evses = [self._rebuilt(e, reg.connector) if _charger_of(e.uid) == reg.identity.upper() else e for e in loc.evses]
+        if evses != loc.evses:
+            self.writes[key] = msgspec.structs.replace(loc, evses=evses, last_updated=self.now)
+
+    def _rebuilt(self, evse: model.Evse, template: ConnectorTemplate) -> model.Evse:
+        connectors = [c if template.matches(c) else template.connector(c.id, self.now) for c in evse.connectors]
+        if connectors == evse.connectors:
+            return evse
+        return msgspec.structs.replace(evse, connectors=connectors, last_updated=self.now)
 
 
 class Running(msgspec.Struct):

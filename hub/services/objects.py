@@ -77,9 +77,9 @@ class Objects:
         if kind is docs.LOCATION:
             extra["audience"] = visibility.audience_text(audience)
             save = locations.save if whole else locations.save_shell
-            created = save(tx.conn, obj, self.rendering, source, extra, exists)
+            created = save(tx, obj, self.rendering, source, extra, exists)
         else:
-            created = docs.save(tx.conn, kind, obj, self.rendering.render(kind.name, obj), source, exists, extra)
+            created = docs.save(tx, kind, obj, self.rendering.render(kind.name, obj), source, exists, extra)
         key = kind.key(obj)
         if kind.name in self.catalogs:
             published = obj.publish if kind is docs.LOCATION else True
@@ -275,6 +275,22 @@ class Objects:
 
         return await self.db.write(op)
 
+    def put_locations(
+        self, tx: Tx, caller: Platform | None, locs: Sequence[model.Location], *, correlation_id: str | None = None
+    ) -> list[bool]:
+        """Many Locations, each stored and fanned out as put_location does it, in the caller's transaction: what it
+        writes beside them (the chargers an import registers at them) commits with them. Returns which are new."""
+        for loc in locs:
+            self.check_owner(caller, loc.owner_party, "location")
+        source = caller.id if caller else None
+        created = []
+        for loc in locs:
+            new, audience = self._save(tx, docs.LOCATION, loc, source)
+            event = outbox.Draft(self._stream(docs.LOCATION, loc), "location", "put", _path(loc), docs.encode(loc))
+            self._fan_out(tx, "location", loc, source, event, correlation_id, audience)
+            created.append(new)
+        return created
+
     async def put_evse(
         self, caller: Platform | None, owner: PartyId, location_id: str, evse: model.Evse, *, correlation_id: str | None = None,
         deliver: bool = True,
@@ -321,7 +337,7 @@ class Objects:
                 loc = target
             else:  # one EVSE (or its connector) changes: its row and the Location's own fields are written
                 created, target, evse, position = _evse_change(tx.conn, key, level, op_name, new, changes, evse_uid, connector_id)
-                locations.save_evse(tx.conn, key, evse, position, self.rendering)
+                locations.save_evse(tx, key, evse, position, self.rendering)
                 loc = _replace(stored.obj, {"last_updated": max(stored.obj.last_updated, target.last_updated)})
             _, audience = self._save(tx, docs.LOCATION, loc, source, exists=True, whole=level == "location")
             if deliver:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import string
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub import model
 from hub.model import PartyId
@@ -21,6 +26,10 @@ C, T, R = schema.chargers, schema.transactions, schema.reservations
 # modest work factor suffices, and a reconnect storm of thousands of chargers after a restart stays cheap.
 PBKDF2_ROUNDS = 2_000
 MIN_PASSWORD = 16
+MAX_PASSWORD = 40
+MAX_IDENTITY = 32  # so that an EVSE uid, `<identity>-<n>`, stays within OCPI's 36 characters
+GENERATED_PASSWORD = 24
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits  # nothing a CSV file or a shell would quote
 
 
 class ConnectorTemplate(msgspec.Struct, frozen=True):
@@ -34,6 +43,19 @@ class ConnectorTemplate(msgspec.Struct, frozen=True):
     max_electric_power: int | None = None
     tariff_ids: list[str] = msgspec.field(default_factory=list)
 
+    def connector(self, connector_id: str, now: datetime) -> model.Connector:
+        return model.Connector(
+            id=connector_id, standard=self.standard, format=self.format, power_type=self.power_type, max_voltage=self.max_voltage,
+            max_amperage=self.max_amperage, max_electric_power=self.max_electric_power, tariff_ids=list(self.tariff_ids),
+            last_updated=now,
+        )
+
+    def matches(self, connector: model.Connector) -> bool:
+        """Whether `connector` is what this template makes (its id and time aside)."""
+        return (connector.standard, connector.format, connector.power_type, connector.max_voltage, connector.max_amperage,
+                connector.max_electric_power, connector.tariff_ids) == (
+            self.standard, self.format, self.power_type, self.max_voltage, self.max_amperage, self.max_electric_power, self.tariff_ids)
+
 
 class Charger(msgspec.Struct, frozen=True):
     identity: str
@@ -44,6 +66,32 @@ class Charger(msgspec.Struct, frozen=True):
     protocol: str | None = None
     instance: str | None = None
     boot: dict[str, Any] | None = None
+
+
+class Registration(msgspec.Struct, frozen=True):
+    """A charger as an import registers it. `password_hash`: a new password's; None keeps the charger's own."""
+
+    identity: str
+    party: PartyId
+    location_id: str
+    connector: ConnectorTemplate
+    password_hash: str | None = None
+
+
+def identity_problem(identity: str) -> str | None:
+    if not identity or len(identity) > MAX_IDENTITY or "/" in identity:
+        return f"an identity of 1 to {MAX_IDENTITY} characters without '/'"
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        return f"a charger password has {MIN_PASSWORD} to {MAX_PASSWORD} characters (OCPP security profile 1)"
+    return None
+
+
+def new_password() -> str:
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(GENERATED_PASSWORD))
 
 
 def hash_password(password: str) -> str:
@@ -78,6 +126,16 @@ def listing(conn: sa.Connection) -> list[Charger]:
     return [_charger(r) for r in conn.execute(sa.select(C).order_by(C.c.identity))]
 
 
+def get_many(conn: sa.Connection, identities: Sequence[str]) -> dict[str, Charger]:
+    return {r.identity: _charger(r) for r in conn.execute(sa.select(C).where(C.c.identity.in_(identities)))}
+
+
+def password_hashes(conn: sa.Connection, identities: Sequence[str]) -> dict[str, str | None]:
+    """identity -> its password's hash (None: it has no password), of the chargers that exist."""
+    rows = conn.execute(sa.select(C.c.identity, C.c.password_hash).where(C.c.identity.in_(identities)))
+    return {r.identity: r.password_hash for r in rows}
+
+
 def at_location(conn: sa.Connection, party: PartyId, location_id: str) -> list[Charger]:
     rows = conn.execute(sa.select(C).where(C.c.country_code == party.country_code, C.c.party_id == party.party_id,
                                            C.c.location_id == location_id.upper()).order_by(C.c.identity))
@@ -95,6 +153,25 @@ def add(tx: Tx, identity: str, party: PartyId, location_id: str, password: str |
     else:
         tx.execute(sa.insert(C).values(identity=identity, created_us=now_us(), **values))
     tx.notify("chargers", identity)
+
+
+def upsert(tx: Tx, registrations: Sequence[Registration]) -> None:
+    """Insert or update many chargers in one statement; a registration without a password hash keeps the stored one."""
+    if not registrations:
+        return
+    insert = (sqlite_insert if tx.dialect == "sqlite" else pg_insert)(C)
+    now = now_us()
+    tx.execute(insert.on_conflict_do_update(index_elements=[C.c.identity], set_={
+        "country_code": insert.excluded.country_code, "party_id": insert.excluded.party_id,
+        "location_id": insert.excluded.location_id, "connector": insert.excluded.connector,
+        "password_hash": sa.func.coalesce(insert.excluded.password_hash, C.c.password_hash),
+    }), [{
+        "identity": r.identity, "country_code": r.party.country_code, "party_id": r.party.party_id,
+        "location_id": r.location_id.upper(), "connector": msgspec.json.encode(r.connector).decode(),
+        "password_hash": r.password_hash, "created_us": now,
+    } for r in registrations])
+    for r in registrations:
+        tx.notify("chargers", r.identity)
 
 
 def set_connection(tx: Tx, identity: str, instance: str | None, protocol: str | None = None) -> None:
@@ -147,7 +224,8 @@ _SAVE = sa.update(T).where(T.c.id == sa.bindparam("tid"))  # built once: the met
 
 
 def save_transaction(tx: Tx, tid: int, state: bytes, status: str = "ACTIVE") -> None:
-    tx.execute(_SAVE, {"tid": tid, "state": state, "status": status, "updated_us": now_us()})
+    """(Deferred: the meter values of many transactions are written together; one transaction's in order.)"""
+    tx.defer(_SAVE, {"tid": tid, "state": state, "status": status, "updated_us": now_us()})
 
 
 def active_transactions(conn: sa.Connection, charger: str) -> list[Any]:

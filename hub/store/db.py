@@ -47,16 +47,37 @@ CHANGES_KEPT_US = 60_000_000  # how long those stay in the changes table
 
 
 class Tx:
-    """The handle a write operation gets: execute statements, and announce what changed."""
+    """The handle a write operation gets: execute statements, and announce what changed.
 
-    __slots__ = ("conn", "notes")
+    The operations of a batch share one Tx. A write that returns nothing can be deferred: deferred writes of one
+    statement, from every operation of the batch, go to the database as one executemany (one round trip on
+    PostgreSQL, where a statement at a time costs a round trip each) just before the next statement that reads,
+    or at commit, so every read still sees every write before it. Only writes that may be reordered with the
+    other deferred statements are deferred (they touch rows no other deferred statement touches)."""
+
+    __slots__ = ("conn", "notes", "pending")
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
         self.notes: list[tuple[str, str]] = []
+        self.pending: dict[Any, list[Any]] = {}
 
     def execute(self, statement: Any, params: Any = None) -> sa.CursorResult:
+        if self.pending:
+            self.flush()
         return self.conn.execute(statement, params)
+
+    def defer(self, statement: Any, params: dict[str, Any] | list[dict[str, Any]]) -> None:
+        rows = self.pending.setdefault(statement, [])
+        if isinstance(params, list):
+            rows.extend(params)
+        else:
+            rows.append(params)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for statement, rows in pending.items():
+            self.conn.execute(statement, rows)
 
     def notify(self, topic: str, payload: str = "") -> None:
         self.notes.append((topic, payload))
@@ -179,6 +200,7 @@ class Database:
         try:
             with conn.begin():
                 outcomes = [(True, op(tx)) for op, _ in batch]
+                tx.flush()
                 self._publish(tx)
             return outcomes, tx.notes
         except Exception as exc:
@@ -191,6 +213,7 @@ class Database:
             try:
                 with conn.begin():
                     value = op(tx)
+                    tx.flush()
                     self._publish(tx)
                 outcomes.append((True, value))
                 notes.extend(tx.notes)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from hub import model
 from hub.store import schema
+from hub.store.db import Tx
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -184,10 +185,11 @@ def _by_keys(kind: Kind[Any], n: int) -> sa.Select:
 
 
 def save(
-    conn: sa.Connection, kind: Kind[S], obj: S, rendered: bytes, source_platform: int | None, exists: bool | None = None,
+    tx: Tx, kind: Kind[S], obj: S, rendered: bytes, source_platform: int | None, exists: bool | None = None,
     extra: dict[str, Any] | None = None,
 ) -> bool:
     """Insert or replace; returns True when the object is new. `extra`: columns worked out by the caller.
+    The write itself is deferred (hub/store/db.Tx): the batch's saves of one kind go together.
     (A Location's row is its shell: hub/store/locations.py writes Locations.)"""
     stmts = _statements(kind)
     key = kind.key(obj)
@@ -201,11 +203,11 @@ def save(
         "rendered": rendered,
     }
     if exists is None:
-        exists = conn.execute(stmts.exists, _key(key)).first() is not None
+        exists = tx.execute(stmts.exists, _key(key)).first() is not None
     if exists:
-        conn.execute(stmts.update, {**_key(key), **values})
+        tx.defer(stmts.update, {**_key(key), **values})
     else:
-        conn.execute(stmts.insert, {**dict(zip((c.name for c in kind.key_columns), key)), **values})  # type: ignore[attr-defined]
+        tx.defer(stmts.insert, {**dict(zip((c.name for c in kind.key_columns), key)), **values})  # type: ignore[attr-defined]
     return not exists
 
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from hub import model
 from hub.store import documents as docs
 from hub.store import schema
+from hub.store.db import Tx
 
 L, E = schema.locations, schema.evses
 
@@ -44,6 +45,7 @@ _EVSES = sa.select(E.c.doc).where(_OF_LOCATION).order_by(E.c.position)
 _EVSE = sa.select(E.c.doc, E.c.position).where(_OF_LOCATION, E.c.uid == sa.bindparam("k3"))
 _LAST = sa.select(sa.func.max(E.c.position)).where(_OF_LOCATION)
 _DROP_EVSES = sa.delete(E).where(_OF_LOCATION)
+_INSERT_EVSE = sa.insert(E)
 _UPDATE_EVSE = sa.update(E).where(_OF_LOCATION, E.c.uid == sa.bindparam("k3")).values(
     {c: sa.bindparam(c) for c in ("evse_id", "status", "position", "updated_us", "doc", "rendered")})
 
@@ -97,33 +99,33 @@ def _evses_by_keys(n: int) -> sa.Select:
 # --- writes ----------------------------------------------------------------------------------------------------
 
 
-def save(conn: sa.Connection, loc: model.Location, rendering: Rendering, source: int | None, extra: dict[str, Any],
+def save(tx: Tx, loc: model.Location, rendering: Rendering, source: int | None, extra: dict[str, Any],
          exists: bool | None = None) -> bool:
     """The whole Location, its own fields and every EVSE (EVSEs it no longer lists are gone). True: new."""
-    created = save_shell(conn, loc, rendering, source, extra, exists)
+    created = save_shell(tx, loc, rendering, source, extra, exists)
     key = docs.LOCATION.key(loc)
     if not created:
-        conn.execute(_DROP_EVSES, _params(key))
+        tx.execute(_DROP_EVSES, _params(key))
     if loc.evses:
-        conn.execute(sa.insert(E), [_evse_row(key, e, n, rendering) for n, e in enumerate(loc.evses)])
+        tx.defer(_INSERT_EVSE, [_evse_row(key, e, n, rendering) for n, e in enumerate(loc.evses)])
     return created
 
 
-def save_shell(conn: sa.Connection, loc: model.Location, rendering: Rendering, source: int | None, extra: dict[str, Any],
+def save_shell(tx: Tx, loc: model.Location, rendering: Rendering, source: int | None, extra: dict[str, Any],
                exists: bool | None = True) -> bool:
     """The Location's own fields (its EVSEs untouched): a change below it moves its last_updated."""
     shell = shell_of(loc)
-    return docs.save(conn, docs.LOCATION, shell, rendering.location_shell(loc), source, exists, {**extra, "evses_apart": True})
+    return docs.save(tx, docs.LOCATION, shell, rendering.location_shell(loc), source, exists, {**extra, "evses_apart": True})
 
 
-def save_evse(conn: sa.Connection, key: Sequence[str], new: model.Evse, position: int | None, rendering: Rendering) -> None:
-    """One EVSE: in its place (`position`), or appended (None)."""
+def save_evse(tx: Tx, key: Sequence[str], new: model.Evse, position: int | None, rendering: Rendering) -> None:
+    """One EVSE: in its place (`position`), or appended (None). Deferred, as documents.save."""
     if position is None:
-        last = conn.execute(_LAST, _params(key)).scalar()
-        conn.execute(sa.insert(E), [_evse_row(key, new, 0 if last is None else last + 1, rendering)])
+        last = tx.execute(_LAST, _params(key)).scalar()
+        tx.defer(_INSERT_EVSE, [_evse_row(key, new, 0 if last is None else last + 1, rendering)])
     else:
         row = _evse_row(key, new, position, rendering)
-        conn.execute(_UPDATE_EVSE, {**_params(key), "k3": row["uid"], **{c: row[c] for c in _CHANGING}})
+        tx.defer(_UPDATE_EVSE, {**_params(key), "k3": row["uid"], **{c: row[c] for c in _CHANGING}})
 
 
 _CHANGING = ("evse_id", "status", "position", "updated_us", "doc", "rendered")
@@ -137,10 +139,10 @@ def _evse_row(key: Sequence[str], e: model.Evse, position: int, rendering: Rende
     }
 
 
-def split_legacy(conn: sa.Connection, rendering: Rendering) -> int:
+def split_legacy(tx: Tx, rendering: Rendering) -> int:
     """Locations stored whole, before EVSEs had rows of their own, get them (keeping their version)."""
-    rows = conn.execute(sa.select(L.c.doc, L.c.source_platform, L.c.audience, L.c.stored_us).where(sa.not_(L.c.evses_apart))).all()
+    rows = tx.execute(sa.select(L.c.doc, L.c.source_platform, L.c.audience, L.c.stored_us).where(sa.not_(L.c.evses_apart))).all()
     for row in rows:
         loc = docs.LOCATION.decode(row.doc)
-        save(conn, loc, rendering, row.source_platform, {"audience": row.audience, "stored_us": row.stored_us}, exists=True)
+        save(tx, loc, rendering, row.source_platform, {"audience": row.audience, "stored_us": row.stored_us}, exists=True)
     return len(rows)

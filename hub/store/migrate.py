@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from hub.store.db import ensure_parent_dir
+from hub.store.db import ensure_parent_dir, sqlite_path
 
 HERE = Path(__file__).parent
 
@@ -30,12 +32,23 @@ def async_url(database_url: str) -> str:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Migrate; callable with or without a running event loop (Alembic's env.py runs its own)."""
+    """Migrate; callable with or without a running event loop (Alembic's env.py runs its own). Processes that
+    migrate one database at once take turns (PostgreSQL: an advisory lock in env.py; SQLite: a lock file)."""
     ensure_parent_dir(database_url)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        command.upgrade(alembic_config(database_url), revision)
+        _in_turn(database_url, lambda: command.upgrade(alembic_config(database_url), revision))
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(command.upgrade, alembic_config(database_url), revision).result()
+        pool.submit(_in_turn, database_url, lambda: command.upgrade(alembic_config(database_url), revision)).result()
+
+
+def _in_turn(database_url: str, migrate: Callable[[], None]) -> None:
+    path = sqlite_path(database_url)
+    if not path or path == ":memory:":
+        migrate()
+        return
+    with open(f"{path}.migrating", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        migrate()

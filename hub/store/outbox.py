@@ -87,6 +87,9 @@ class Outcome(msgspec.Struct, frozen=True):
     counted: bool = True
 
 
+_INSERT = sa.insert(O)
+
+
 def _event(row: sa.Row) -> Event:
     return Event(
         seq=row.seq, destination=row.destination, stream=row.stream, kind=row.kind, op=row.op, path=row.path,
@@ -106,8 +109,8 @@ def enqueue(tx: Tx, destinations: Sequence[int], draft: Draft) -> None:
         return
     now = now_us()
     fields = msgspec.json.encode(list(draft.fields)).decode() if draft.fields is not None else None
-    tx.execute(
-        sa.insert(O),
+    tx.defer(  # new rows no other deferred statement touches: written with the batch's other events
+        _INSERT,
         [
             {
                 "destination": d, "stream": draft.stream, "kind": draft.kind, "op": draft.op, "path": draft.path,

@@ -10,9 +10,14 @@ from hub.store.schema import metadata
 config = context.config
 
 
+MIGRATION_LOCK = 0x6876625F6D6967  # an advisory lock id of the hub's own ("hub_mig")
+
+
 def _migrate(connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":  # processes starting together migrate one after the other
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 
 
