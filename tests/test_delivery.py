@@ -69,6 +69,7 @@ class World:
         self.acked: dict[str, str] = {}  # EVSE path -> the status of its last acknowledged PATCH
         self.sent_at: dict[tuple[str, str], float] = {}
         self.stamp = 0
+        self.acks = 0  # PATCHes acknowledged
 
     async def patch(self, path: str, status: str, to: str | None = "NL/HUB") -> bool:
         self.stamp += 1
@@ -80,6 +81,7 @@ class World:
             return False
         if r.status_code == 200 and r.json().get("status_code") == 1000:
             self.acked[path] = status
+            self.acks += 1
             self.sent_at[(path, status)] = sent
             return True
         return False
@@ -250,9 +252,10 @@ async def test_sigkill_leaves_no_worker_and_a_restart_delivers_every_acknowledge
     world, hub = await _world(database_url, tmp_path, make_party)
     emsp = world.emsps[0]
     try:
-        emsp.delay = 0.3  # deliveries in flight, and more waiting, when the blow falls
+        emsp.delay = 3.0  # no delivery done, at most a lane's worth in flight, more waiting when the blow falls
         pushing = asyncio.get_running_loop().create_task(world.patches(400))
-        await asyncio.sleep(2)
+        while world.acks < 140 and not pushing.done():  # 40 more than the setup's 100, however fast this machine is
+            await asyncio.sleep(0.05)
         hub.kill()
         await asyncio.wait_for(pushing, 60)  # what was not acknowledged is the CPO's to send again
         await asyncio.sleep(1)
