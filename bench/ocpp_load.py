@@ -1,18 +1,28 @@
-"""OCPP load on `hub serve` with persistence on: throughput, latency, memory per connection.
+"""OCPP load on `hub serve` with persistence on, beside the bare `ocpp` library: throughput, latency, memory.
 
-    .venv/bin/python -m bench.ocpp_load [--chargers 1000] [--seconds 20] [--versions 1.6,2.0.1] [--backends sqlite,postgresql] [--idle 10000]
+    .venv/bin/python -m bench.ocpp_load [--per-location 1,25,50] [--chargers 1000] [--seconds 20] [--versions 1.6,2.0.1]
+                                        [--backends sqlite,postgresql] [--idle 10000] [--loadgen-procs 1]
+    .venv/bin/python -m bench.ocpp_load --seconds 10 --idle 4000      # quicker (about half an hour)
 
 The hub runs as `hub serve` in its own process on a new database of each backend (a temporary SQLite file;
-a PostgreSQL database created for the run, see bench/hubproc.database). The load generator runs in other processes: raw websockets clients with pre-built frames, so
-it stays cheap. Each simulated charger boots, then repeats a cycle of 20 messages and waits for every
-answer: Authorize, StartTransaction (2.0.1: TransactionEvent Started), a StatusNotification, 12 MeterValues
-(Updated), StopTransaction (Ended, which prices the CDR), a StatusNotification and 3 Heartbeats. 16 of the
-20 write to the store (each status change is a Location write; each meter reading updates the
-transaction). Three measurements per backend and version:
+a PostgreSQL database created for the run, see bench/hubproc.database). The chargers are grouped
+--per-location to a Location (one Location with that many chargers' EVSEs, so each status change happens at a
+site of that size); each value gets a database of its own. The load generator runs in other processes: raw
+websockets clients with pre-built frames, so it stays cheap. Each simulated charger boots, then repeats a
+cycle of 20 messages and waits for every answer: Authorize, StartTransaction (2.0.1: TransactionEvent
+Started), a StatusNotification, 12 MeterValues (Updated), StopTransaction (Ended, which prices the CDR), a
+StatusNotification and 3 Heartbeats. 16 of the 20 write to the store (each status change is a Location
+write; each meter reading updates the transaction). Three measurements per backend, version and site size:
 
 1. saturation: every charger sends as fast as it is answered -> msg/s;
 2. fixed rate: 1,000 msg/s spread over the chargers -> p50/p99 latency;
-3. idle connections: --idle chargers connected and booted -> the hub's RSS per connection.
+3. idle connections: --idle chargers connected and booted -> RSS per connection, from the growth over the
+   second half (so --idle should be at least twice --chargers).
+
+Right after the hub, the same load measures the bare `ocpp` library (bench/bare_csms.py: its ChargePoint,
+minimal answers, no persistence, jsonschema validation), so each ratio compares two runs a minute apart. The
+tables also give the CPU time the server used per message in the saturated run (the hub's own processes, not
+PostgreSQL's) and the load generator's share of a core: on a small machine both compete for the same cores.
 """
 
 from __future__ import annotations
@@ -28,8 +38,9 @@ from pathlib import Path
 
 import msgspec
 
-from bench import hubproc
+from bench import bare_csms, hubproc
 from fixtures import generate
+from hub import model
 from hub.model import PartyId
 
 CPO = PartyId("NL", "BEN")
@@ -45,8 +56,9 @@ def _now() -> str:
 # --- set-up ----------------------------------------------------------------------------------------------
 
 
-async def _prepare(url: str, count: int, tokens: int) -> None:
-    """Locations, chargers (no password: the handshake is not what is measured) and a whitelisted token."""
+async def _prepare(url: str, count: int, tokens: int, per_location: int) -> None:
+    """Locations of `per_location` chargers each, every charger's EVSE in place (as commissioned), chargers (no
+    password: the handshake is not what is measured) and whitelisted tokens."""
     from hub.app import Hub
     from hub.settings import Settings
     from hub.store import chargers as store
@@ -65,30 +77,46 @@ async def _prepare(url: str, count: int, tokens: int) -> None:
         for n in range(tokens):
             await core.objects.put_token(None, msgspec.structs.replace(token, uid=token_uid(n)))
         rng = random.Random(5)
+        sites = [range(first, min(count, first + per_location)) for first in range(0, count, per_location)]
+        for start in range(0, len(sites), max(1, 500 // per_location)):
+            batch = sites[start:start + max(1, 500 // per_location)]
+            await asyncio.gather(*(core.objects.put_location(None, _site(rng, start + i, chargers)) for i, chargers in enumerate(batch)))
         template = msgspec.json.encode(ConnectorTemplate(tariff_ids=["AC1"])).decode()
-        for start in range(0, count, 500):
-            batch = range(start, min(count, start + 500))
-            await asyncio.gather(*(core.objects.put_location(None, generate.location(rng, CPO, n, evses=(0, 0), tariff_ids=None)) for n in batch))
 
-            def op(tx, batch=batch) -> None:  # noqa: ANN001
-                now = int(time.time() * 1e6)
-                tx.execute(store.C.insert(), [{"identity": f"B{n}", "country_code": CPO.country_code, "party_id": CPO.party_id,
-                                               "location_id": f"LOC{n:06d}", "connector": template, "created_us": now} for n in batch])
+        def op(tx) -> None:  # noqa: ANN001
+            now = int(time.time() * 1e6)
+            tx.execute(store.C.insert(), [{"identity": f"B{n}", "country_code": CPO.country_code, "party_id": CPO.party_id,
+                                           "location_id": f"LOC{site:06d}", "connector": template, "created_us": now}
+                                          for site, chargers in enumerate(sites) for n in chargers])
 
-            await core.db.write(op)
+        await core.db.write(op)
     finally:
         await hub.stop()
 
 
+def _site(rng: random.Random, site: int, chargers: range) -> model.Location:
+    """A Location with one EVSE per charger, as the hub names them (`<identity>-1`, AC, tariff AC1)."""
+    loc = generate.location(rng, CPO, site, evses=(0, 0), tariff_ids=None)
+    evses = [model.Evse(uid=f"B{n}-1", evse_id=f"{CPO.country_code}*{CPO.party_id}*EB{n}*1", status="AVAILABLE",
+                        connectors=[generate.connector("1", False, loc.last_updated, "AC1")], last_updated=loc.last_updated,
+                        capabilities=["REMOTE_START_STOP_CAPABLE", "RFID_READER"]) for n in chargers]
+    return msgspec.structs.replace(loc, evses=evses)
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (granian serves the app from a worker process)."""
+    return [pid, *(p for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split() for p in _tree(int(child)))]
+
+
 def _rss_mb(pid: int) -> float:
-    """The RSS of a process and its children (granian serves the app from a worker process)."""
-    total = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            total += int(line.split()[1]) / 1024
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        total += _rss_mb(int(child))
-    return total
+    return sum(int(line.split()[1]) / 1024 for p in _tree(pid) for line in Path(f"/proc/{p}/status").read_text().splitlines()
+               if line.startswith("VmRSS:"))
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a process and its descendants, all threads."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(sum(map(int, Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[11:13])) / ticks for p in _tree(pid))
 
 
 # --- the load ---------------------------------------------------------------------------------------------
@@ -127,7 +155,7 @@ class Charger:
     def message(self, step: str) -> tuple[str, str]:
         v16 = self.version == "1.6"
         if step in ("meter", "stop") and self.tx is None:
-            step = "heartbeat"  # a charger that joined mid-cycle: nothing to meter yet
+            step = "heartbeat"  # its start was refused: nothing to meter
         if step == "heartbeat":
             return self._frame("Heartbeat", "{}")
         if step == "status":
@@ -193,9 +221,16 @@ async def _drive(n: int, version: str, port: int, stop_at: float, interval: floa
         await ws.send(frame)
         await ws.recv()
         result["connected"] += 1
-        await asyncio.sleep(max(0.0, start_at - time.time()) + random.uniform(0, interval or 0.01))
         steps = charger.cycle()
         i = random.randrange(len(steps))  # chargers are not in step with each other
+        if steps.index("start") < i <= steps.index("stop"):
+            # it joins mid-session: its transaction is open already, so the measured mix is the cycle's
+            _, frame = charger.message("start")
+            await ws.send(frame)
+            if not charger.answered("start", await ws.recv()):
+                result["errors"] += 1
+                result["samples"].add(charger.last_error)
+        await asyncio.sleep(max(0.0, start_at - time.time()) + random.uniform(0, interval or 0.01))
         next_at = time.perf_counter()
         while time.time() < stop_at:
             step = steps[i % len(steps)]
@@ -215,7 +250,7 @@ async def _drive(n: int, version: str, port: int, stop_at: float, interval: floa
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
 
 
-def _loadgen(first: int, count: int, version: str, port: int, seconds: float, rate: float, warmup: float, queue: multiprocessing.Queue) -> None:
+def _loadgen(first: int, count: int, version: str, port: int, start_at: float, stop_at: float, rate: float, queue: multiprocessing.Queue) -> None:
     try:
         import uvloop
 
@@ -226,36 +261,45 @@ def _loadgen(first: int, count: int, version: str, port: int, seconds: float, ra
     interval = count / rate if rate else 0.0
 
     async def main() -> None:
-        start_at = time.time() + warmup + count / 2000  # time for everyone to connect and boot
-        stop_at = start_at + seconds
-        await asyncio.gather(*(_drive(n, version, port, stop_at, interval, result, start_at) for n in range(first, first + count)))
+        outcomes = await asyncio.gather(*(_drive(n, version, port, stop_at, interval, result, start_at) for n in range(first, first + count)),
+                                        return_exceptions=True)
+        result["dropped"] = [repr(e) for e in outcomes if isinstance(e, BaseException)]  # a charger that failed stops; the rest go on
 
     asyncio.run(main())
     queue.put(result)
 
 
-def _run_load(version: str, port: int, chargers: int, seconds: float, rate: float, procs: int = 1) -> dict:
+def _run_load(version: str, port: int, server: int, chargers: int, seconds: float, rate: float, procs: int = 1) -> dict:
+    """The load on the server at `port` (process `server`), measured from `start_at` (once every charger has
+    had time to connect and boot) to `stop_at`: latencies, and the CPU the server and the load generator used."""
     queue: multiprocessing.Queue = multiprocessing.Queue()
     per = chargers // procs
-    workers = [multiprocessing.Process(target=_loadgen, args=(i * per, per, version, port, seconds, rate / procs if rate else 0, 3.0, queue))
+    start_at = time.time() + 3.0 + per / 2000
+    stop_at = start_at + seconds
+    workers = [multiprocessing.Process(target=_loadgen, args=(i * per, per, version, port, start_at, stop_at, rate / procs if rate else 0, queue))
                for i in range(procs)]
     for w in workers:
         w.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu = [_cpu_s(server), *(_cpu_s(w.pid) for w in workers)]
+    time.sleep(max(0.0, stop_at - time.time()))
+    cpu = [after - before for before, after in zip(cpu, [_cpu_s(server), *(_cpu_s(w.pid) for w in workers)])]
     results = [queue.get() for _ in workers]
     for w in workers:
         w.join()
     lat = sorted(x for r in results for x in r["lat"])
     n = len(lat)
     return {"msgs": n, "rate": n / seconds, "p50": lat[n // 2] * 1000 if n else 0, "p99": lat[int(n * 0.99)] * 1000 if n else 0,
+            "cpu_us": cpu[0] * 1e6 / max(n, 1), "loadgen_cpu": sum(cpu[1:]) / seconds * 100,
             "errors": sum(r["errors"] for r in results), "connected": sum(r["connected"] for r in results),
-            "samples": set().union(*(r["samples"] for r in results))}
+            "samples": set().union(*(r["samples"] for r in results)), "dropped": [d for r in results for d in r["dropped"]]}
 
 
-async def _hold(version: str, port: int, count: int, ready: multiprocessing.Event, done: multiprocessing.Event) -> None:
+async def _hold(version: str, port: int, chargers: range, ready: multiprocessing.Event, done: multiprocessing.Event) -> None:
     from websockets.asyncio.client import connect
 
     sockets = []
-    for start in range(0, count, 200):
+    for start in range(chargers.start, chargers.stop, 200):
         async def one(n: int) -> None:
             charger = Charger(n, version)
             ws = await connect(f"ws://127.0.0.1:{port}/ocpp/{charger.identity}", subprotocols=[f"ocpp{version}"], open_timeout=120,  # type: ignore[list-item]
@@ -264,7 +308,7 @@ async def _hold(version: str, port: int, count: int, ready: multiprocessing.Even
             await ws.recv()
             sockets.append(ws)
 
-        await asyncio.gather(*(one(n) for n in range(start, min(count, start + 200))))
+        await asyncio.gather(*(one(n) for n in range(start, min(chargers.stop, start + 200))))
     ready.set()
     while not done.is_set():
         await asyncio.sleep(0.2)
@@ -272,9 +316,9 @@ async def _hold(version: str, port: int, count: int, ready: multiprocessing.Even
         await ws.close()
 
 
-def _holder(version: str, port: int, count: int, ready: multiprocessing.Event, done: multiprocessing.Event) -> None:
+def _holder(version: str, port: int, chargers: range, ready: multiprocessing.Event, done: multiprocessing.Event) -> None:
     _raise_file_limit()
-    asyncio.run(_hold(version, port, count, ready, done))
+    asyncio.run(_hold(version, port, chargers, ready, done))
 
 
 def _raise_file_limit() -> None:
@@ -285,34 +329,79 @@ def _raise_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def measure(url: str, version: str, args: argparse.Namespace) -> tuple[dict, dict, dict]:
-    """Saturated, paced and idle runs of one OCPP version against a hub on `url`."""
-    asyncio.run(_prepare(url, max(args.chargers, args.idle), args.chargers))
-    http_port, ocpp_port = hubproc.free_port(), hubproc.free_port()
-    hub = hubproc.serve(url, http_port, HUB_OCPP_PORT=str(ocpp_port))
+def measure(pid: int, port: int, version: str, args: argparse.Namespace) -> dict:
+    """Saturated, paced and idle runs of one OCPP version against the central system in process `pid`."""
+    saturated = _run_load(version, port, pid, args.chargers, args.seconds, 0, args.loadgen_procs)
+    time.sleep(3)  # let the server finish what the saturated run left queued
+    paced = _run_load(version, port, pid, args.chargers, args.seconds, 1000, args.loadgen_procs)
+    return {"saturated": saturated, "paced": paced, "kb": _kb_per_idle(pid, port, version, args.idle) if args.idle else 0.0}
+
+
+def _kb_per_idle(pid: int, port: int, version: str, idle: int) -> float:
+    """RSS per booted idle connection: the growth over the second half of `idle` connections, as the first half
+    takes up what the load runs freed (the allocator keeps it), which would otherwise hide in the baseline."""
+    done = multiprocessing.Event()
+    holders, rss = [], []
+    for chargers in (range(idle // 2), range(idle // 2, idle)):
+        ready = multiprocessing.Event()
+        holders.append(multiprocessing.Process(target=_holder, args=(version, port, chargers, ready, done)))
+        holders[-1].start()
+        ready.wait(600)
+        time.sleep(2)
+        rss.append(_rss_mb(pid))
+    done.set()
+    for holder in holders:
+        holder.join()
+    return (rss[1] - rss[0]) * 1024 / (idle - idle // 2)
+
+
+def measure_hub(backend: str, version: str, per_location: int, args: argparse.Namespace) -> dict:
+    with hubproc.database(backend) as url:
+        asyncio.run(_prepare(url, max(args.chargers, args.idle), args.chargers, per_location))
+        http_port, ocpp_port = hubproc.free_port(), hubproc.free_port()
+        hub = hubproc.serve(url, http_port, HUB_OCPP_PORT=str(ocpp_port))
+        try:
+            return measure(hub.pid, ocpp_port, version, args)
+        finally:
+            hub.terminate()
+            hub.wait(20)
+
+
+def measure_bare(version: str, args: argparse.Namespace) -> dict:
+    port = hubproc.free_port()
+    bare = bare_csms.spawn(port, version)
     try:
-        saturated = _run_load(version, ocpp_port, args.chargers, args.seconds, 0, args.loadgen_procs)
-        time.sleep(3)  # let the hub finish what the saturated run left queued
-        paced = _run_load(version, ocpp_port, args.chargers, args.seconds, 1000, args.loadgen_procs)
-        idle = {}
-        if args.idle:
-            ready, done = multiprocessing.Event(), multiprocessing.Event()
-            holder = multiprocessing.Process(target=_holder, args=(version, ocpp_port, args.idle, ready, done))
-            before = _rss_mb(hub.pid)
-            holder.start()
-            ready.wait(600)
-            time.sleep(2)
-            idle = {"rss": _rss_mb(hub.pid), "before": before}
-            done.set()
-            holder.join()
-        return saturated, paced, idle
+        return measure(bare.pid, port, version, args)
     finally:
-        hub.terminate()
-        hub.wait(20)
+        bare.terminate()
+        bare.wait(20)
+
+
+def _report(backend: str, version: str, rows: list[tuple[int, dict, dict]], args: argparse.Namespace) -> None:
+    print(f"\nOCPP {version}, hub on {backend} vs the bare ocpp library: {args.chargers} chargers, {args.seconds:g} s per run, "
+          f"{args.idle} idle chargers (CPU: the server's per message and the load generator's, in the saturated runs)")
+    print(f"{'per':>4} |{'saturated msg/s: hub':>21}{'bare':>7}{'ratio':>7} |{'at 1,000 msg/s: hub p50':>24}{'p99':>7}{'msg/s':>7}"
+          f"{'bare p50':>9}{'p99':>7}{'msg/s':>7} |{'KB/idle: hub':>13}{'bare':>6} |{'CallErrors: hub':>16}{'bare':>6} |"
+          f"{'CPU us/msg: hub':>16}{'bare':>6}{'loadgen %: hub':>15}{'bare':>6}")
+    for per, hub, bare in rows:
+        hs, hp, bs, bp = hub["saturated"], hub["paced"], bare["saturated"], bare["paced"]
+        print(f"{per:>4} |{hs['rate']:>21.0f}{bs['rate']:>7.0f}{hs['rate'] / max(bs['rate'], 1):>7.2f} |{hp['p50']:>24.1f}{hp['p99']:>7.1f}"
+              f"{hp['rate']:>7.0f}{bp['p50']:>9.1f}{bp['p99']:>7.1f}{bp['rate']:>7.0f} |{hub['kb']:>13.1f}{bare['kb']:>6.1f} |"
+              f"{hs['errors'] + hp['errors']:>16}{bs['errors'] + bp['errors']:>6} |"
+              f"{hs['cpu_us']:>16.0f}{bs['cpu_us']:>6.0f}{hs['loadgen_cpu']:>15.0f}{bs['loadgen_cpu']:>6.0f}")
+    for per, hub, bare in rows:
+        for name, run in (("hub", hub), ("bare", bare)):
+            for kind in ("saturated", "paced"):
+                if run[kind]["connected"] < args.chargers or run[kind]["dropped"]:
+                    print(f"  {per} per location, {name} {kind}: {run[kind]['connected']} of {args.chargers} chargers connected, "
+                          f"{len(run[kind]['dropped'])} failed, e.g. {run[kind]['dropped'][:1]}")
+            for sample in sorted(run["saturated"]["samples"] | run["paced"]["samples"])[:5]:
+                print(f"  {per} per location, {name}: CallError seen: {sample}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--per-location", default="1,25,50", help="chargers per Location, one run each")
     p.add_argument("--chargers", type=int, default=1000)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--versions", default="1.6,2.0.1")
@@ -321,21 +410,11 @@ def main() -> None:
     p.add_argument("--loadgen-procs", type=int, default=1)
     args = p.parse_args()
     _raise_file_limit()
-    rows = []
     for backend in args.backends.split(","):
         for version in args.versions.split(","):
-            with hubproc.database(backend) as url:
-                rows.append((backend, version, *measure(url, version, args)))
-    print(f"\nOCPP load on `hub serve` (persistence on), {args.chargers} chargers, {args.seconds:g} s per run")
-    print(f"{'backend':<11}{'OCPP':<7}{'saturated msg/s':>16}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7} |{'at 1,000 msg/s: p50':>20}{'p99 ms':>8} |"
-          f"{'idle conns':>11}{'hub RSS MB':>11}{'KB/conn':>8}")
-    for backend, version, s, r, idle in rows:
-        per = (idle["rss"] - idle["before"]) * 1024 / args.idle if idle else 0
-        print(f"{backend:<11}{version:<7}{s['rate']:>16.0f}{s['p50']:>8.1f}{s['p99']:>8.1f}{s['errors'] + r['errors']:>7} |"
-              f"{r['p50']:>20.1f}{r['p99']:>8.1f} |{args.idle if idle else 0:>11}{idle.get('rss', 0):>11.0f}{per:>8.1f}")
-    for backend, version, s, r, _ in rows:
-        for sample in sorted(s["samples"] | r["samples"])[:5]:
-            print(f"  {backend} {version} CallError seen: {sample}")
+            rows = [(per, measure_hub(backend, version, per, args), measure_bare(version, args))
+                    for per in map(int, args.per_location.split(","))]
+            _report(backend, version, rows, args)
 
 
 if __name__ == "__main__":
