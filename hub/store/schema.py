@@ -161,7 +161,7 @@ sessions = sa.Table(
     *_document(),
     sa.Index("ix_sessions_updated", "updated_us", "country_code", "party_id", "id"),
     sa.Index("ix_sessions_emsp", "emsp_country_code", "emsp_party_id", "updated_us"),
-    sa.Index("ix_sessions_token", "token_uid", "status"),
+    sa.Index("ix_sessions_token", "token_uid", "status", "emsp_country_code", "emsp_party_id"),  # the concurrent-session check
     sa.Index("ix_sessions_evse", "location_id", "evse_uid", "status"),
 )
 

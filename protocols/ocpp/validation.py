@@ -21,19 +21,23 @@ CODES = {"type": "TypeConstraintViolation", "maxLength": "TypeConstraintViolatio
          "additionalProperties": "FormatViolation"}
 
 
-def _file(version: str, action: str, response: bool) -> Path:
-    if version == "1.6":
-        return SCHEMAS[version] / f"{action}{'Response' if response else ''}.json"
-    return SCHEMAS[version] / f"{action}{'Response' if response else 'Request'}.json"
+def _key(version: str, path: Path) -> tuple[str, str, bool]:
+    """(version, action, response) of a schema file: `Authorize.json`/`AuthorizeResponse.json` in 1.6,
+    `AuthorizeRequest.json`/`AuthorizeResponse.json` in 2.0.1."""
+    name = path.stem
+    if name.endswith("Response"):
+        return version, name.removesuffix("Response"), True
+    return version, name.removesuffix("Request") if version == "2.0.1" else name, False
 
 
-# the schema files there are, listed once: an action name from a charger is looked up here, never used as a path
-FILES = {path for directory in SCHEMAS.values() for path in directory.glob("*.json")}
+# the schema files there are, indexed once: an action name from a charger is looked up here, never used as a
+# path (and a dict of strings costs less per message than hashing paths)
+FILES = {_key(version, path): path for version, directory in SCHEMAS.items() for path in directory.glob("*.json")}
 
 
 def validator(version: str, action: str, response: bool = False) -> Callable[[Any], Any] | None:
-    path = _file(version, action, response)
-    return _compiled(path) if path in FILES else None
+    path = FILES.get((version, action, response))
+    return _compiled(path) if path is not None else None
 
 
 @lru_cache(maxsize=None)  # bounded: one per schema file
