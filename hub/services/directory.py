@@ -96,15 +96,25 @@ class Directory:
         self.hub_party = hub_party
         self.policy = policy
         self.snap = Snapshot({}, [], {}, {}, frozenset())
-        self._refreshing: asyncio.Task | None = None
+        self._reads = 0  # refreshes started
+        self._shown = 0  # the newest refresh whose snapshot is in place
+        self._refreshing: set[asyncio.Task] = set()
         db.subscribe(self._on_change)
 
     async def refresh(self) -> None:
-        self.snap = await self.db.read(lambda conn: _load(conn, self.secrets))
+        """Reload from the store. Refreshes may overlap (a change noted while one reads must not be lost): the
+        snapshot of a read that began later is never replaced by one that began earlier."""
+        self._reads += 1
+        mine = self._reads
+        snap = await self.db.read(lambda conn: _load(conn, self.secrets))
+        if mine > self._shown:
+            self._shown, self.snap = mine, snap
 
     def _on_change(self, topic: str, _payload: str) -> None:
-        if topic == "platforms" and (self._refreshing is None or self._refreshing.done()):
-            self._refreshing = asyncio.get_running_loop().create_task(self.refresh())
+        if topic == "platforms":
+            task = asyncio.get_running_loop().create_task(self.refresh())
+            self._refreshing.add(task)
+            task.add_done_callback(self._refreshing.discard)
 
     # --- questions ---------------------------------------------------------------------------
 

@@ -130,6 +130,9 @@ class Database:
             self._follow_task: asyncio.Task | None = None
         else:
             self._engine = create_async_engine(self.url.set(drivername="postgresql+asyncpg"), pool_size=10, max_overflow=10)
+            # Reads outside a transaction: one round trip each, not three (BEGIN, the query, ROLLBACK); under READ
+            # COMMITTED a transaction gave a read nothing more (each statement sees the latest commits anyway)
+            self._pg_reads = self._engine.execution_options(isolation_level="AUTOCOMMIT")
             await self._listen_pg()
         self._writer_task = asyncio.get_running_loop().create_task(self._writer(), name="hub-db-writer")
 
@@ -261,7 +264,7 @@ class Database:
     async def read(self, op: Callable[[sa.Connection], T]) -> T:
         if self.dialect == "sqlite":
             return op(self._reader)
-        async with self._engine.connect() as conn:
+        async with self._pg_reads.connect() as conn:
             return await conn.run_sync(op)
 
     # --- notifications -----------------------------------------------------------------------
