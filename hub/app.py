@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
-from litestar import Litestar, Response, get
-from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar import Litestar, Request, Response, get
+from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
 from connectors import bilateral
 from hub import logs, proc
@@ -22,9 +23,12 @@ from protocols.ocpi.v221.api import Ocpi
 from protocols.ocpi.v221.client import OcpiClient
 from protocols.ocpi.v221.push import OcpiPush
 from protocols.ocpi.v221.server import router as ocpi_router
-from protocols.ocpi.v221.server import unmatched
+from protocols.ocpi.v221.server import unmatched as ocpi_unmatched
 from protocols.ocpp.commands import ChargerCommands
 from protocols.ocpp.server import OcppServer
+from protocols.partner import openapi as partner_openapi
+from protocols.partner import transport as partner_transport
+from protocols.partner.server import router as partner_router
 
 
 class Hub:
@@ -57,6 +61,20 @@ class Hub:
         await self.core.stop()
 
 
+def unmatched(request: Request, exc: HTTPException) -> Response:
+    """No route for the path (404) or the method (405): each protocol's own error body, chosen by path."""
+    if request.url.path.startswith(partner_transport.PREFIXES):
+        return partner_transport.unmatched(request, exc)
+    return ocpi_unmatched(request, exc)
+
+
+class OpenApiJson(JsonRenderPlugin):
+    """Serves the document (/openapi.json under the OpenAPI path) with each protocol's operations described."""
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, partner_openapi.describe(ocpi_openapi.describe(openapi_schema)))
+
+
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Litestar:
     proc.die_with_parent()  # under `hub serve`, this runs in its granian worker
     settings = settings or Settings.from_env()
@@ -79,14 +97,15 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Lite
         return Response(content=msgspec.json.encode(body), media_type="application/json")
 
     app = Litestar(
-        route_handlers=[health, ocpi_router(hub.ocpi)],
+        route_handlers=[health, ocpi_router(hub.ocpi), partner_router(hub.core)],
         lifespan=[lifespan],
         middleware=[logs.RequestIds, lambda app: BodyDeadline(app, settings.http_body_timeout)],
         request_max_body_size=settings.max_body_bytes,
         exception_handlers={NotFoundException: unmatched, MethodNotAllowedException: unmatched},  # no route: before any router
         openapi_config=OpenAPIConfig(
-            title="EV roaming hub", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin(), ocpi_openapi.JsonRender()],
-            description="OCPI 2.2.1 hub (Sender interfaces under /ocpi/2.2.1/sender, Receiver under /ocpi/2.2.1/receiver).",
+            title="EV roaming hub", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin(), OpenApiJson()],
+            description="OCPI 2.2.1 hub (Sender interfaces under /ocpi/2.2.1/sender, Receiver under /ocpi/2.2.1/receiver) "
+                        "and the partner REST API (/api/v1, tokens from /api/v1/auth/token or /oauth/token).",
         ),
         debug=False,
         logging_config=None,  # logs.setup has configured logging; litestar's default would replace it

@@ -269,6 +269,46 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     asyncio.run(simulator.main(args))
 
 
+def cmd_credentials_create(args: argparse.Namespace) -> None:
+    from hub.services.scopes import Scopes
+
+    Scopes.parse(args.scopes)  # a bad scope costs no start (HubError: said without a traceback)
+    if not args.admin and not args.party:
+        raise SystemExit("hub: --party CC/PID is required (or --admin, which acts for the hub operator)")
+    try:
+        party = PartyId.parse(args.party) if args.party else None
+    except ValueError as exc:
+        raise SystemExit(f"hub: --party: {exc}") from None
+
+    async def run(hub: Any) -> Any:
+        client_id, secret = await hub.core.consumers.create(party, args.scopes, args.name, args.rate_limit, args.rate_window, args.admin)
+        return {"clientId": client_id, "clientSecret": secret}
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def cmd_credentials_list(args: argparse.Namespace) -> None:
+    from hub.store.documents import from_us
+
+    def when(us: int | None) -> str | None:
+        return None if us is None else from_us(us).isoformat().replace("+00:00", "Z")
+
+    async def run(hub: Any) -> Any:
+        return [{"clientId": c.client_id, "name": c.name, "party": c.party and str(c.party), "admin": c.admin,
+                 "scopes": c.scopes.names(), "rateLimit": c.rate_limit, "rateWindow": c.rate_window,
+                 "createdAt": when(c.created_us), "revokedAt": when(c.revoked_us)} for c in await hub.core.consumers.listing()]
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def cmd_credentials_revoke(args: argparse.Namespace) -> None:
+    async def run(hub: Any) -> Any:
+        await hub.core.consumers.revoke(args.client_id)
+        return {"clientId": args.client_id, "revoked": True}
+
+    _print(asyncio.run(_with_hub(run)))
+
+
 # --- parser ---------------------------------------------------------------------------------------
 
 
@@ -379,6 +419,21 @@ def parser() -> argparse.ArgumentParser:
     si.add_argument("--count", type=int, default=0, help="stop after this many sessions per charger (0: keep going)")
     si.add_argument("--register", metavar="CC/PID:LOCATION", help="register the chargers first (in HUB_DATABASE_URL)")
     si.set_defaults(fn=cmd_simulate)
+
+    cr = sub.add_parser("credentials", help="partner API credentials (/api/v1)").add_subparsers(dest="credentials_command", required=True)
+    cc = cr.add_parser("create", help="a credential acting for one party; prints JSON {clientId, clientSecret} (the secret is shown once)")
+    cc.add_argument("--party", metavar="CC/PID", help="the party it acts for: one the hub hosts, or one an OCPI platform holds")
+    cc.add_argument("--scopes", required=True, help="ENTITY:PERMISSION,... (read < write < delete; all: for every entity), e.g. all:read,charges:write")
+    cc.add_argument("--name")
+    cc.add_argument("--rate-limit", type=int, default=1000, help="requests per window (default %(default)s)")
+    cc.add_argument("--rate-window", type=int, default=600, metavar="SECONDS", help="the quota's window (default %(default)s)")
+    cc.add_argument("--admin", action="store_true", help="act for the hub operator and see every party (no --party)")
+    cc.set_defaults(fn=cmd_credentials_create)
+    cli = cr.add_parser("list", help="every credential (never its secret)")
+    cli.set_defaults(fn=cmd_credentials_list)
+    crv = cr.add_parser("revoke", help="the credential and its tokens stop working at once")
+    crv.add_argument("client_id")
+    crv.set_defaults(fn=cmd_credentials_revoke)
 
     ob = sub.add_parser("outbox", help="the delivery queue").add_subparsers(dest="outbox_command", required=True)
     ol = ob.add_parser("list", help="recent events and counts per status")

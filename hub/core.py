@@ -11,7 +11,9 @@ import logging
 from hub.outbound import Outbound, Policy
 from hub.services.charging import Charging
 from hub.services.commands import Commands
+from hub.services.consumers import Consumers
 from hub.services.directory import Directory
+from hub.services.listing import Listing
 from hub.services.dispatch import Dispatcher, Sender
 from hub.services.objects import Objects, Renderer
 from hub.services.parties import Parties
@@ -30,6 +32,8 @@ class Core:
         self.directory = Directory(self.db, settings.hub_party, self.secrets, settings.roaming_policy)
         self.objects = Objects(self.db, self.directory, rendering, settings.page_cache_mb * 1024 * 1024)
         self.parties = Parties(self.db, self.directory, self.secrets)
+        self.consumers = Consumers(self.db, self.directory, settings)
+        self.listing = Listing(self.db, self.directory)
         self.commands = Commands(self.db, self.directory, self.objects)
         self.charging = Charging(self.db, self.directory, self.objects, self.parties, self.commands, settings)
         self.senders: dict[str, Sender] = {}

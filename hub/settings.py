@@ -56,6 +56,9 @@ class Settings(Struct, kw_only=True, frozen=True):
     http_header_timeout: float = 5.0  # seconds to send a request's headers (also the idle time allowed between requests)
     http_body_timeout: float = 10.0  # seconds to send a request's body
     http_max_connections: int = 2048  # connections served at once; more wait until one goes
+    # partner API (/api/v1): lifetimes of the tokens a credential gets
+    api_access_ttl: float = 3600.0  # seconds an access token works
+    api_refresh_ttl: float = 86_400.0  # seconds a refresh token works (once)
     # the key that encrypts the tokens the hub presents to others (hub/store/secrets.py); see README
     secret_key: str = ""
     log_level: str = "INFO"

@@ -5,6 +5,7 @@ ones that do not. Whatever comes, the answer is the protocol's own, as documente
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -17,8 +18,11 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.test_cli import HUB, environment, running
+from tests.test_cli import run as run_cli
 
 AUTH = {"Authorization": "Token " + base64.b64encode(b"demo-emsp-token").decode()}
+# the partner API's token endpoints: generated credentials are refused (401), as documented
+PUBLIC = {"POST /api/v1/auth/token", "POST /api/v1/auth/refresh", "POST /oauth/token"}
 # Left out: they would end the demo eMSP's registration (every later request a 401) or make the hub call the
 # URLs generated for them. tests/test_ocpi_bad_input.py covers them.
 NOT_FUZZED = {"PUT /ocpi/2.2.1/credentials", "DELETE /ocpi/2.2.1/credentials"}
@@ -29,7 +33,14 @@ def served_document(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     directory = tmp_path_factory.mktemp("fuzz")
     env = environment(directory)
     with running(HUB + ["serve", "--demo"], env, directory / "hub.log"):
-        url = f"{env['HUB_PUBLIC_URL']}/schema/openapi.json"
+        base = env["HUB_PUBLIC_URL"]
+        # the partner API as an admin credential with every scope and room in its quota
+        created = run_cli(["credentials", "create", "--admin", "--scopes", "all:delete", "--rate-limit", "1000000"], env)
+        assert created.returncode == 0, created.stderr
+        credential = json.loads(created.stdout)
+        tokens = httpx.post(f"{base}/api/v1/auth/token", json=credential).json()
+        BEARER["Authorization"] = f"Bearer {tokens['accessToken']}"
+        url = f"{base}/schema/openapi.json"
         yield url, httpx.get(url).json()
 
 
@@ -54,9 +65,24 @@ def test_the_document_describes_ocpi_bodies_query_parameters_and_envelopes(serve
     assert document["components"]["schemas"]["OCPI.Location"]["properties"]["evses"]
 
 
+BEARER: dict[str, str] = {}  # the partner API's access token, once the hub serves
+
+
 def authenticated(ctx: object, response: schemathesis.Response, case: schemathesis.Case) -> None:
-    """The demo eMSP's token opened the door: answers that are all 401 would test nothing."""
-    assert response.status_code != 401, "the demo eMSP's token was refused"
+    """The demo eMSP's token (the partner API's access token) opened the door: answers that are all 401 would
+    test nothing."""
+    if case.operation.label in PUBLIC:
+        return
+    if case.operation.path.startswith("/api/") and response.request.headers.get("Authorization") != BEARER["Authorization"]:
+        return  # a negative case without the documented security: 401 is the documented answer
+    assert response.status_code != 401, "the token was refused"
+
+
+def headers_for(label: str) -> dict[str, str]:
+    path = label.split(" ", 1)[1]
+    if label in PUBLIC:
+        return {}
+    return BEARER if path.startswith("/api/") else AUTH
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -74,7 +100,7 @@ def test_generated_requests_never_get_a_server_error(served_document: tuple[str,
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers=AUTH, checks=[not_a_server_error, response_schema_conformance, authenticated])
+            case.call_and_validate(headers=headers_for(operation.label), checks=[not_a_server_error, response_schema_conformance, authenticated])
 
         try:
             run()

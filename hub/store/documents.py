@@ -111,6 +111,8 @@ SESSION: Kind[model.Session] = Kind(
         "status": o.status,
         "location_id": up(o.location_id),
         "evse_uid": up(o.evse_uid),
+        "started_us": to_us(o.start_date_time),
+        "stopped_us": to_us(o.end_date_time) if o.end_date_time else None,
     },
 )
 CDR: Kind[model.Cdr] = Kind(

@@ -89,11 +89,25 @@ def rendered_by_keys(conn: sa.Connection, keys: Sequence[Sequence[str]], assembl
 
 
 @lru_cache(maxsize=512)
-def _evses_by_keys(n: int) -> sa.Select:
-    """The renderings of the EVSEs of n Locations, in order (an OR of keys: answered from the index)."""
+def _evses_by_keys(n: int, column: str = "rendered") -> sa.Select:
+    """The renderings (or documents) of the EVSEs of n Locations, in order (an OR of keys: answered from the index)."""
     cols = (E.c.country_code, E.c.party_id, E.c.location_id)
     match = sa.or_(*(sa.and_(*(c == sa.bindparam(f"k{i}_{j}") for j, c in enumerate(cols))) for i in range(n)))
-    return sa.select(*cols, E.c.rendered).where(match).order_by(*cols, E.c.position)
+    return sa.select(*cols, E.c[column]).where(match).order_by(*cols, E.c.position)
+
+
+def evses_by_keys(conn: sa.Connection, keys: Sequence[Sequence[str]]) -> dict[tuple, list[model.Evse]]:
+    """key -> the EVSEs of each of these Locations, in order (decoded: for surfaces that map canonical objects)."""
+    out: dict[tuple, list[model.Evse]] = {tuple(k): [] for k in keys}
+    if keys:
+        params = {f"k{i}_{j}": v for i, k in enumerate(keys) for j, v in enumerate(k)}
+        for row in conn.execute(_evses_by_keys(len(keys), "doc"), params):
+            out[(row[0], row[1], row[2])].append(_evse_decoder.decode(row[3]))
+    return out
+
+
+def decode_evse(doc: bytes) -> model.Evse:
+    return _evse_decoder.decode(doc)
 
 
 # --- writes ----------------------------------------------------------------------------------------------------

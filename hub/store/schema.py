@@ -158,8 +158,11 @@ sessions = sa.Table(
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("location_id", sa.String(36), nullable=False),
     sa.Column("evse_uid", sa.String(36), nullable=False),
+    sa.Column("started_us", TS, nullable=True),  # start_date_time: the partner API's charges are ordered and filtered by it
+    sa.Column("stopped_us", TS, nullable=True),  # end_date_time: an ACTIVE Session with one has stopped charging
     *_document(),
     sa.Index("ix_sessions_updated", "updated_us", "country_code", "party_id", "id"),
+    sa.Index("ix_sessions_started", "started_us", "country_code", "party_id", "id"),
     sa.Index("ix_sessions_emsp", "emsp_country_code", "emsp_party_id", "updated_us"),
     sa.Index("ix_sessions_token", "token_uid", "status", "emsp_country_code", "emsp_party_id"),  # the concurrent-session check
     sa.Index("ix_sessions_evse", "location_id", "evse_uid", "status"),
@@ -314,4 +317,43 @@ reservations = sa.Table(
     sa.Column("reservation_id", sa.String(36), nullable=False),  # the eMSP's (OCPI) id
     sa.Column("created_us", TS, nullable=False),
     sa.UniqueConstraint("emsp_country_code", "emsp_party_id", "reservation_id", name="uq_reservations_emsp_id"),
+)
+
+# --- partner API consumers (credentials), their tokens and quotas --------------------------------
+
+consumers = sa.Table(
+    "consumers",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("country_code", sa.String(2), nullable=True),  # the party it acts for; NULL: admin (the hub operator)
+    sa.Column("party_id", sa.String(3), nullable=True),
+    sa.Column("admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("scopes", sa.Text, nullable=False),  # canonical `entity:permission,...`
+    sa.Column("secret_hash", sa.String(64), nullable=False),  # sha256 hex of a 256-bit random secret
+    sa.Column("rate_limit", sa.Integer, nullable=False),  # requests per window
+    sa.Column("rate_window", sa.Integer, nullable=False),  # seconds
+    sa.Column("created_us", TS, nullable=False),
+    sa.Column("revoked_us", TS, nullable=True),
+)
+
+# opaque bearer and refresh tokens, only their sha256 stored
+consumer_tokens = sa.Table(
+    "consumer_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), sa.ForeignKey("consumers.client_id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # access | refresh
+    sa.Column("expires_us", TS, nullable=False),
+    sa.Column("spent_us", TS, nullable=True),  # a refresh token used once (rotation)
+    sa.Column("created_us", TS, nullable=False),
+)
+
+# a fixed-window request quota per consumer, shared by every hub process on the database
+consumer_quota = sa.Table(
+    "consumer_quota",
+    metadata,
+    sa.Column("client_id", sa.String(64), sa.ForeignKey("consumers.client_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("window_start_us", TS, nullable=False),
+    sa.Column("used", sa.Integer, nullable=False),
 )

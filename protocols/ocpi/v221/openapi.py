@@ -13,8 +13,6 @@ import copy
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request
-from litestar.openapi.plugins import JsonRenderPlugin
 from msgspec import Meta
 
 from hub import model
@@ -180,9 +178,3 @@ def describe(document: dict[str, Any]) -> dict[str, Any]:
                 _operation(operation, OPERATIONS[(method.upper(), path)])
     return document
 
-
-class JsonRender(JsonRenderPlugin):
-    """Serves the document (/openapi.json under the OpenAPI path) with the OCPI operations described."""
-
-    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
-        return super().render(request, describe(openapi_schema))

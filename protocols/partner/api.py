@@ -1,0 +1,32 @@
+"""What every partner API handler shares: the core, the consumer's view, scope checks and success answers."""
+
+from __future__ import annotations
+
+from litestar import Request
+
+from hub.core import Core
+from hub.services.consumers import Consumer
+from hub.services.directory import Platform
+from protocols.partner.transport import ApiError, Reply
+
+
+class Partner:
+    """What the partner endpoints share: the core, and the questions every handler asks."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.consumers = core.consumers
+
+    def ok(self, request: Request, data: bytes, status: int = 200, **headers: str) -> Reply:
+        """A success answer with the request's quota headers."""
+        return Reply(data, status, {**getattr(request.state, "partner_headers", {}), **headers})
+
+    def reader(self, consumer: Consumer) -> Platform | None:
+        """What the consumer may see (None: an admin, everything): the core decides."""
+        return self.consumers.reader(consumer)
+
+    @staticmethod
+    def need(consumer: Consumer, entity: str, permission: str) -> None:
+        if not consumer.scopes.allows(entity, permission):
+            raise ApiError("ACCESS_FORBIDDEN", f"this credential lacks the scope {entity}:{permission}",
+                           context={"scope": f"{entity}:{permission}"})

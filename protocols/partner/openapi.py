@@ -1,0 +1,123 @@
+"""The partner REST API's operations in the OpenAPI document, described from its msgspec types.
+
+As on the OCPI side, handlers decode raw bytes themselves, so litestar sees neither their bodies nor their
+answers: `describe` adds each operation's request body, its success body, the error body of every other
+answer, the quota headers, and the security it needs (a Bearer access token, except for the token
+endpoints). Every operation under /api/v1 and /oauth must be in OPERATIONS (a KeyError names one that is not).
+"""
+
+from __future__ import annotations
+
+import copy
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
+
+import msgspec
+
+from protocols.partner import auth, resources, wire
+from protocols.partner.transport import API
+
+REF = "#/components/schemas/Partner.{name}"
+FORM = "application/x-www-form-urlencoded"
+
+
+class Op(msgspec.Struct, frozen=True):
+    body: Any = None  # a Struct; decoded from JSON (or from a form, `form`)
+    data: Any = None  # the success body's type
+    status: str = "200"
+    public: bool = False  # no Bearer token (the token endpoints)
+    form: bool = False
+    query: tuple[tuple[str, Any, bool], ...] = ()  # (name, type, required)
+    error: Any = wire.Error
+
+
+def query(struct: type) -> tuple[tuple[str, Any, bool], ...]:
+    """The query parameters of a wire struct: (name, type without its None, required)."""
+    out = []
+    for f in msgspec.structs.fields(struct):
+        args = get_args(f.type) if get_origin(f.type) in (Union, UnionType) else ()
+        kept = tuple(a for a in args if a is not type(None))
+        type_ = (kept[0] if len(kept) == 1 else Union[kept]) if args else f.type
+        out.append((f.encode_name, type_, f.required))
+    return tuple(out)
+
+
+def _reads() -> dict[tuple[str, str], Op]:
+    ops = {}
+    for res in resources.RESOURCES:
+        ops[("GET", f"{API}/{res.entity}")] = Op(data=res.body, query=query(res.query))
+        ops[("GET", f"{API}/{res.entity}/{{id}}")] = Op(data=res.item)
+    return ops
+
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    **_reads(),
+    ("POST", f"{API}/auth/token"): Op(auth.TokenRequest, auth.Tokens, public=True),
+    ("POST", f"{API}/auth/refresh"): Op(auth.RefreshRequest, auth.Tokens, public=True),
+    ("POST", "/oauth/token"): Op(auth.OAuthTokenForm, auth.OAuthToken, public=True, form=True, error=auth.OAuthError),
+    ("GET", f"{API}/consumers/me"): Op(data=auth.Me),
+}
+
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "description": "an access token from /api/v1/auth/token or /oauth/token"},
+    "clientBasic": {"type": "http", "scheme": "basic", "description": "client id and secret (RFC 6749 2.3.1), for /oauth/token"},
+}
+
+RATE_HEADERS = {
+    "RateLimit-Policy": ("string", "`Quota`: a fixed window per credential"),
+    "RateLimit-Quota": ("integer", "requests allowed per window"),
+    "RateLimit-TimeWindow": ("integer", "the window, in seconds"),
+    "RateLimit-Remaining": ("integer", "requests left in this window"),
+    "RateLimit-ResetsIn": ("integer", "seconds until the window starts again"),
+}
+
+
+def _schemas() -> tuple[dict[Any, dict[str, Any]], dict[str, Any]]:
+    types: list[Any] = []
+    for op in OPERATIONS.values():
+        types += [op.body, op.data, op.error, *(t for _, t, _ in op.query)]
+    types = list(dict.fromkeys(t for t in types if t is not None))
+    schemas, components = msgspec.json.schema_components(types, ref_template=REF)
+    return dict(zip(types, schemas)), {f"Partner.{name}": schema for name, schema in components.items()}
+
+
+SCHEMAS, COMPONENTS = _schemas()
+
+
+def _headers() -> dict[str, Any]:
+    return {name: {"description": text, "schema": {"type": kind}} for name, (kind, text) in RATE_HEADERS.items()}
+
+
+def _operation(operation: dict[str, Any], op: Op) -> None:
+    parameters = operation.get("parameters", []) + [
+        {"name": name, "in": "query", "required": required, "schema": SCHEMAS[type_]} for name, type_, required in op.query]
+    if parameters:
+        operation["parameters"] = parameters
+    if op.body is not None:
+        operation["requestBody"] = {"required": True, "content": {FORM if op.form else "application/json": {"schema": SCHEMAS[op.body]}}}
+    success: dict[str, Any] = {"description": "success", "content": {"application/json": {"schema": SCHEMAS[op.data]}}} if op.data \
+        else {"description": "success"}
+    error: dict[str, Any] = {"description": "an error: 400 validation, 401 credentials or token, 403 scope, 404, 405, 408, 413, 429 quota",
+                             "content": {"application/json": {"schema": SCHEMAS[op.error]}}}
+    if not op.public:
+        success["headers"] = error["headers"] = _headers()
+    operation["responses"] = {op.status: success, "default": error}
+    if op.form:
+        operation["security"] = [{"clientBasic": []}, {}]
+    else:
+        operation["security"] = [] if op.public else [{"bearerAuth": []}]
+
+
+def describe(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the document with the partner API's operations described."""
+    document = copy.deepcopy(document)
+    components = document.setdefault("components", {})
+    components.setdefault("schemas", {}).update(COMPONENTS)
+    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    for path, item in document["paths"].items():
+        if not path.startswith((f"{API}/", "/oauth/")):
+            continue
+        for method, operation in item.items():
+            if method in ("get", "put", "post", "patch", "delete"):
+                _operation(operation, OPERATIONS[(method.upper(), path)])
+    return document

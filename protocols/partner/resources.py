@@ -1,0 +1,190 @@
+"""The partner API's read side: GET list and GET one of sites, charge points, charges, CDRs, tariffs and charge
+auth tokens.
+
+Every resource is read the same way (`_list`, `_one`): the scope `<entity>:read` (403 without it), the query
+decoded into its wire struct (400 VALIDATION_ERROR naming a bad parameter), then the core's Listing asked for what
+the credential's party may see (the SQL clause is hub/services/visibility.py's, through Partner.reader), each
+canonical object mapped (protocols/partner/mapping.py) and the answer encoded once. A single object is the list
+query with its key, so an id that does not parse, does not exist or is not the credential's to see is the same 404.
+CDRs are a feed: a cursor (`meta.after`) instead of pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from hub.services.consumers import Consumer
+from hub.services.directory import Platform
+from hub.services.listing import Cursor, EvseFilter, Key, Listing, Page, SessionFilter
+from protocols.partner import ids, mapping, wire
+from protocols.partner.api import Partner
+from protocols.partner.transport import API, ApiError, Reply, encode, field_of
+
+Fetch = Callable[..., Awaitable[Page]]  # (listing, reader, query, offset, limit, key) -> a page of canonical objects
+
+
+@dataclass(frozen=True)
+class Resource:
+    entity: str  # the path segment and the scope's entity
+    noun: str
+    query: type  # the list's query parameters (a wire struct)
+    item: type  # one object's body
+    body: type  # the list's body
+    fetch: Fetch
+    render: Callable[[Any], Any]  # a canonical object -> its wire struct
+
+
+# --- query parameters ---------------------------------------------------------------------------------
+
+
+def _query(request: Request, type_: type) -> Any:
+    """The query string as `type_` (the last of a repeated parameter counts; unknown ones are ignored)."""
+    try:
+        return msgspec.convert(dict(request.query_params.items()), type_, strict=False)
+    except msgspec.ValidationError as exc:
+        field = field_of(str(exc))
+        raise ApiError("VALIDATION_ERROR", str(exc), context={"field": field} if field else None) from None
+
+
+def _key(text: str) -> Key | None:
+    """A REST id as a store key (owner, then the OCPI id upper case, as the store keeps it)."""
+    parsed = ids.parse(text)
+    if parsed is None:
+        return None
+    owner, key = parsed
+    return owner.country_code, owner.party_id, key.upper()
+
+
+def _filter_key(text: str | None, name: str) -> Key | None:
+    if text is None:
+        return None
+    key = _key(text)
+    if key is None:
+        raise ApiError("VALIDATION_ERROR", f"{name} is not an id of this API", context={"field": name})
+    return key
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when
+
+
+# --- the resources -------------------------------------------------------------------------------------
+
+
+def _evse_filter(q: Any) -> EvseFilter:
+    statuses, offline = mapping.charge_point_query(q.state) if q.state else (None, False)
+    return EvseFilter(site=_filter_key(q.site_id, "siteId"), statuses=statuses, offline=offline)
+
+
+def _session_filter(q: Any) -> SessionFilter:
+    statuses, stopped = mapping.charge_query(q.state) if q.state else (None, None)
+    return SessionFilter(site=_filter_key(q.site_id, "siteId"), evse=_filter_key(q.charge_point_id, "chargePointId"),
+                         statuses=statuses, stopped=stopped, started_from=_utc(q.from_date), started_to=_utc(q.to_date))
+
+
+def _charge_point(view: Any) -> wire.ChargePoint:
+    link = view.charger
+    charger = None if link is None else mapping.ChargerInfo(
+        identity=link.identity, connector_id=link.number, connected=link.connected,
+        last_connected_at=datetime.fromtimestamp(link.connected_us / 1e6, tz=timezone.utc) if link.connected_us else None)
+    return mapping.charge_point(view.location, view.evse, charger)
+
+
+async def _cdr_by_key(listing: Listing, reader: Platform | None, _q: Any, _offset: int, _limit: int, key: Key | None) -> Page:
+    items, _ = await listing.cdrs(reader, limit=1, key=key)
+    return Page(items, len(items))
+
+
+SITES = Resource("sites", "site", wire.Paging, wire.Site, wire.SiteList,
+                 lambda ls, r, q, off, lim, key: ls.sites(r, off, lim, key), mapping.site)
+CHARGE_POINTS = Resource("charge-points", "charge point", wire.ChargePointQuery, wire.ChargePoint, wire.ChargePointList,
+                         lambda ls, r, q, off, lim, key: ls.evses(r, _evse_filter(q), off, lim, key), _charge_point)
+CHARGES = Resource("charges", "charge", wire.ChargeQuery, wire.Charge, wire.ChargeList,
+                   lambda ls, r, q, off, lim, key: ls.sessions(r, _session_filter(q), off, lim, key), mapping.charge)
+CDRS = Resource("cdrs", "CDR", wire.CdrQuery, wire.Cdr, wire.CdrList, _cdr_by_key, mapping.cdr)
+TARIFFS = Resource("tariffs", "tariff", wire.Paging, wire.Tariff, wire.TariffList,
+                   lambda ls, r, q, off, lim, key: ls.tariffs(r, off, lim, key), mapping.tariff)
+TOKENS = Resource("charge-auth-tokens", "charge auth token", wire.Paging, wire.ChargeAuthToken, wire.ChargeAuthTokenList,
+                  lambda ls, r, q, off, lim, key: ls.tokens(r, off, lim, key), mapping.charge_auth_token)
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+async def _list(request: Request, partner: Partner, consumer: Consumer, res: Resource) -> Reply:
+    partner.need(consumer, res.entity, "read")
+    q = _query(request, res.query)
+    offset = q.page * q.per_page
+    page = await res.fetch(partner.core.listing, partner.reader(consumer), q, offset, q.per_page, None)
+    data = [res.render(item) for item in page.items]
+    meta = wire.PageMeta.of(q.page, q.per_page, len(data), page.total)
+    return partner.ok(request, encode(res.body(data=data, meta=meta)))
+
+
+async def _one(request: Request, partner: Partner, consumer: Consumer, res: Resource, text: str) -> Reply:
+    partner.need(consumer, res.entity, "read")
+    key = _key(text)
+    page = Page([], 0) if key is None else await res.fetch(partner.core.listing, partner.reader(consumer), res.query(), 0, 1, key)
+    if not page.items:
+        raise ApiError("RESOURCE_NOT_FOUND", f"no {res.noun} {text[:80]}")
+    return partner.ok(request, encode(res.render(page.items[0])))
+
+
+def _cursor_text(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(cursor)).rstrip(b"=").decode()
+
+
+def _cursor(text: str) -> Cursor:
+    """A cursor this API handed out (opaque to clients: base64url of the CDR's place in the feed)."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return msgspec.json.decode(raw, type=tuple[int, str, str, str])  # type: ignore[return-value]
+    except (binascii.Error, ValueError, msgspec.DecodeError):  # msgspec.ValidationError is a DecodeError
+        raise ApiError("VALIDATION_ERROR", "cursor is not a cursor of this API (use meta.after)", context={"field": "cursor"}) from None
+
+
+async def _cdr_feed(request: Request, partner: Partner, consumer: Consumer) -> Reply:
+    partner.need(consumer, CDRS.entity, "read")
+    q = _query(request, wire.CdrQuery)
+    after = _cursor(q.cursor) if q.cursor else None
+    items, following = await partner.core.listing.cdrs(partner.reader(consumer), after, q.limit)
+    meta = wire.CursorMeta(after=_cursor_text(following) if following else None)
+    return partner.ok(request, encode(wire.CdrList(data=[mapping.cdr(c) for c in items], meta=meta)))
+
+
+# --- routes ----------------------------------------------------------------------------------------------
+
+
+def _routes(res: Resource, listing: bool = True) -> list:
+    async def list_handler(request: Request, partner: NamedDependency[Partner], consumer: NamedDependency[Consumer]) -> Reply:
+        return await _list(request, partner, consumer, res)
+
+    async def one_handler(request: Request, partner: NamedDependency[Partner], consumer: NamedDependency[Consumer], id: FromPath[str]) -> Reply:  # noqa: A002
+        return await _one(request, partner, consumer, res, id)
+
+    name = res.entity.replace("-", "_")
+    routes = [get(f"{API}/{res.entity}/{{id:str}}", name=f"{name}_one", operation_id=f"get_{name}_one",
+                  summary=f"One {res.noun} the credential may see")(one_handler)]
+    if listing:
+        routes.append(get(f"{API}/{res.entity}", name=f"{name}_list", operation_id=f"list_{name}",
+                          summary=f"The {res.noun}s the credential may see, a page at a time")(list_handler))
+    return routes
+
+
+@get(f"{API}/cdrs", name="cdrs_list", operation_id="list_cdrs", summary="The CDRs the credential may see, oldest first, by cursor")
+async def list_cdrs(request: Request, partner: NamedDependency[Partner], consumer: NamedDependency[Consumer]) -> Reply:
+    return await _cdr_feed(request, partner, consumer)
+
+
+RESOURCES = (SITES, CHARGE_POINTS, CHARGES, CDRS, TARIFFS, TOKENS)
+HANDLERS = [list_cdrs] + [route for res in RESOURCES for route in _routes(res, listing=res is not CDRS)]

@@ -1,0 +1,403 @@
+"""Wire types of the partner REST API (Monta-style): camelCase JSON, money in integer minor units.
+
+Pure: no I/O. Nullable fields default to None but are always encoded (as null), so a consumer sees the
+full shape of every object. Datetimes are the canonical aware UTC values; msgspec renders them ISO-8601
+with `Z`. The mapping from the canonical model is in protocols/partner/mapping.py.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+from hub import model
+
+
+class Wire(Struct, rename="camel", omit_defaults=False):
+    """Base of every wire type: subclasses inherit rename and omit_defaults, but each must say kw_only."""
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+class Currency(Wire, kw_only=True):
+    identifier: str  # ISO 4217
+    decimals: int  # digits of its minor unit
+
+
+class Money(Wire, kw_only=True):
+    amount: int  # minor units: 75 with EUR is EUR 0.75
+    currency: Currency
+
+
+class Coordinates(Wire, kw_only=True):
+    latitude: float
+    longitude: float
+
+
+class Address(Wire, kw_only=True):
+    address1: str
+    address2: str | None = None
+    zip: str | None = None
+    city: str
+    country: str  # ISO 3166 alpha-3, as OCPI has it
+    state: str | None = None
+
+
+class Location(Wire, kw_only=True):
+    coordinates: Coordinates
+    address: Address
+
+
+class Operator(Wire, kw_only=True):
+    name: str
+
+
+# --- sites ---------------------------------------------------------------------------------------
+
+
+class RegularHours(Wire, kw_only=True):
+    weekday: int  # 1 = Monday ... 7 = Sunday (OCPI)
+    period_begin: str  # local HH:MM
+    period_end: str
+
+
+class OpeningHours(Wire, kw_only=True):
+    """OCPI opening_times without its exceptional periods."""
+
+    twentyfourseven: bool
+    regular_hours: list[RegularHours] = field(default_factory=list)
+
+
+class SiteOcpi(Wire, kw_only=True):
+    country_code: str
+    party_id: str
+    location_id: str
+
+
+Visibility = Literal["public", "private"]
+
+
+class Site(Wire, kw_only=True):
+    id: str
+    name: str
+    location: Location
+    opening_hours: OpeningHours | None = None
+    time_zone: str
+    charge_point_count: int
+    available_charge_point_count: int
+    max_kw: float | None = None
+    visibility: Visibility
+    ocpi: SiteOcpi
+    operator: Operator | None = None
+    created_at: datetime
+    updated_at: datetime
+    partner_external_id: str | None = None
+    partner_custom_payload: Any = None
+
+
+# --- charge points -------------------------------------------------------------------------------
+
+ChargePointState = Literal[
+    "available", "busy", "busy-blocked", "busy-charging", "busy-non-charging", "busy-reserved", "error",
+    "disconnected", "passive", "maintenance", "other",
+]
+CurrentType = Literal["ac", "dc"]
+
+
+class Connector(Wire, kw_only=True):
+    identifier: str  # the OCPI connector id
+    standard: model.ConnectorStandard  # OCPI ConnectorType, e.g. IEC_62196_T2
+    format: model.ConnectorFormat
+    power_type: model.PowerType
+    max_kw: float
+    tariff_ids: list[str] = field(default_factory=list)  # REST tariff ids
+
+
+class Ocpp(Wire, kw_only=True):
+    """The charger as the hub's OCPP central system knows it."""
+
+    identity: str
+    connector_id: int
+    connected: bool
+    last_connected_at: datetime | None = None
+
+
+class ChargePointOcpi(Wire, kw_only=True):
+    country_code: str
+    party_id: str
+    location_id: str
+    evse_uid: str
+
+
+class ChargePoint(Wire, kw_only=True):
+    """One OCPI EVSE: Monta's unit that charges one car at a time."""
+
+    id: str
+    site_id: str
+    evse_id: str | None = None  # eMI3
+    name: str | None = None
+    state: ChargePointState
+    ocpi_status: model.EvseStatus  # as the CPO sent it
+    type: CurrentType | None = None  # None when the EVSE lists no connector
+    max_kw: float | None = None
+    connectors: list[Connector] = field(default_factory=list)
+    location: Location
+    ocpp: Ocpp | None = None
+    ocpi: ChargePointOcpi
+    created_at: datetime
+    updated_at: datetime
+    partner_external_id: str | None = None
+    partner_custom_payload: Any = None
+
+
+# --- charges and CDRs ----------------------------------------------------------------------------
+
+ChargeState = Literal["starting", "charging", "stopped", "completed", "failed"]
+ChargeAuthType = Literal["rfid", "app", "other"]
+
+
+class ChargeAuth(Wire, kw_only=True):
+    type: ChargeAuthType
+    id: str  # the token uid
+
+
+class ChargeOcpi(Wire, kw_only=True):
+    country_code: str
+    party_id: str
+    session_id: str
+
+
+class Charge(Wire, kw_only=True):
+    """An OCPI Session."""
+
+    id: str
+    charge_point_id: str
+    site_id: str
+    state: ChargeState
+    started_at: datetime
+    stopped_at: datetime | None = None
+    consumed_kwh: float
+    cost: Money | None = None  # incl. VAT
+    cost_excl_vat: Money | None = None
+    charge_auth: ChargeAuth
+    ocpi: ChargeOcpi
+    created_at: datetime
+    updated_at: datetime
+    partner_external_id: str | None = None
+    partner_custom_payload: Any = None
+
+
+class CdrOcpi(Wire, kw_only=True):
+    country_code: str
+    party_id: str
+    cdr_id: str
+
+
+class Cdr(Wire, kw_only=True):
+    id: str
+    charge_id: str | None = None  # the session's, when the CPO names it
+    charge_point_id: str
+    site_id: str
+    started_at: datetime
+    stopped_at: datetime
+    consumed_kwh: float
+    total_cost: Money  # incl. VAT
+    total_cost_excl_vat: Money
+    total_time: float  # hours
+    charge_auth: ChargeAuth
+    ocpi: CdrOcpi
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- tariffs -------------------------------------------------------------------------------------
+
+
+class PriceComponent(Wire, kw_only=True):
+    type: model.TariffDimensionType
+    price: Money  # per unit, excl. VAT, rounded to the minor unit
+    price_decimal: str  # the exact price, since per-kWh prices often have more digits than the minor unit
+    vat: float | None = None  # percent
+    step_size: int
+
+
+class TariffRestrictions(Wire, kw_only=True):
+    """OCPI TariffRestrictions, field for field."""
+
+    start_time: str | None = None
+    end_time: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    min_kwh: float | None = None
+    max_kwh: float | None = None
+    min_current: float | None = None
+    max_current: float | None = None
+    min_power: float | None = None
+    max_power: float | None = None
+    min_duration: int | None = None
+    max_duration: int | None = None
+    day_of_week: list[model.DayOfWeek] = field(default_factory=list)
+    reservation: model.ReservationRestrictionType | None = None
+
+
+class TariffElement(Wire, kw_only=True):
+    price_components: list[PriceComponent]
+    restrictions: TariffRestrictions | None = None
+
+
+class TariffOcpi(Wire, kw_only=True):
+    country_code: str
+    party_id: str
+    tariff_id: str
+
+
+class Tariff(Wire, kw_only=True):
+    id: str
+    currency: Currency
+    type: model.TariffType | None = None
+    elements: list[TariffElement]
+    min_price: Money | None = None  # excl. VAT, like the components
+    max_price: Money | None = None
+    ocpi: TariffOcpi
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- tokens --------------------------------------------------------------------------------------
+
+
+class TokenOcpi(Wire, kw_only=True):
+    country_code: str  # the issuing eMSP
+    party_id: str
+    uid: str
+
+
+class ChargeAuthToken(Wire, kw_only=True):
+    """An eMSP's OCPI Token."""
+
+    id: str
+    identifier: str  # the uid
+    type: ChargeAuthType
+    contract_id: str
+    visual_number: str | None = None
+    name: str | None = None  # the issuer
+    valid: bool
+    blocked: bool  # not valid: Monta's way of saying it
+    whitelist: model.WhitelistType
+    ocpi: TokenOcpi
+    created_at: datetime
+    updated_at: datetime
+    partner_external_id: str | None = None
+    partner_custom_payload: Any = None
+
+
+# --- lists and errors ----------------------------------------------------------------------------
+
+
+class PageMeta(Wire, kw_only=True):
+    current_page: int  # from 0
+    per_page: int
+    item_count: int
+    total_page_count: int
+    total_item_count: int
+
+    @classmethod
+    def of(cls, page: int, per_page: int, item_count: int, total: int) -> PageMeta:
+        return cls(current_page=page, per_page=per_page, item_count=item_count,
+                   total_page_count=math.ceil(total / per_page) if per_page > 0 else 0, total_item_count=total)
+
+
+class CursorMeta(Wire, kw_only=True):
+    """Unbounded feeds (CDRs) page by cursor: `after` is the cursor of the next page, null at the end."""
+
+    after: str | None = None
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def page_body(items_json: list[bytes], meta: PageMeta | CursorMeta) -> bytes:
+    """`{"data":[...],"meta":{...}}` from items already encoded one by one (the list endpoints stream them)."""
+    return b'{"data":[' + b",".join(items_json) + b'],"meta":' + _encoder.encode(meta) + b"}"
+
+
+# --- list queries and list bodies ------------------------------------------------------------------
+
+MAX_PER_PAGE = 100
+MAX_PAGE = 10_000_000  # so that page * perPage stays an offset every database takes
+
+
+class Paging(Wire, kw_only=True):
+    """`page` from 0 and `perPage` items a page; every list takes them."""
+
+    page: Annotated[int, Meta(ge=0, le=MAX_PAGE)] = 0
+    per_page: Annotated[int, Meta(ge=1, le=MAX_PER_PAGE)] = 10
+
+
+class ChargePointQuery(Paging, kw_only=True):
+    site_id: str | None = None
+    state: ChargePointState | None = None
+
+
+# RFC 3339 as documented; a time without an offset is taken as UTC (lenient on input)
+DateTime = Annotated[datetime, Meta(extra_json_schema={"format": "date-time"})]
+
+
+class ChargeQuery(Paging, kw_only=True):
+    site_id: str | None = None
+    charge_point_id: str | None = None
+    state: ChargeState | None = None
+    from_date: DateTime | None = None  # started at or after
+    to_date: DateTime | None = None  # started before
+
+
+class CdrQuery(Wire, kw_only=True):
+    cursor: str | None = None  # meta.after of the previous page; none: from the oldest
+    limit: Annotated[int, Meta(ge=1, le=MAX_PER_PAGE)] = 10
+
+
+def _list_of(item: type, meta: type = PageMeta) -> type:
+    """The body of a list of `item`: `{data: [...], meta: {...}}`."""
+    return msgspec.defstruct(f"{item.__name__}List", [("data", list[item]), ("meta", meta)], bases=(Wire,),  # type: ignore[valid-type]
+                             kw_only=True, module=__name__)
+
+
+SiteList = _list_of(Site)
+ChargePointList = _list_of(ChargePoint)
+ChargeList = _list_of(Charge)
+CdrList = _list_of(Cdr, CursorMeta)
+TariffList = _list_of(Tariff)
+ChargeAuthTokenList = _list_of(ChargeAuthToken)
+
+
+class Error(Wire, kw_only=True):
+    status: int
+    message: str
+    error_code: str
+    readable_message: str | None = None
+    context: dict[str, Any] | None = None
+
+
+# Stable codes (clients branch on them) and their HTTP status.
+ERROR_CODES: dict[str, int] = {
+    "INVALID_ACCESS_TOKEN": 401,
+    "CONSUMER_NOT_FOUND": 401,
+    "ACCESS_FORBIDDEN": 403,
+    "RESOURCE_NOT_FOUND": 404,
+    "VALIDATION_ERROR": 400,
+    "METHOD_NOT_ALLOWED": 405,
+    "CONFLICT": 409,
+    "IDEMPOTENCY_KEY_REUSED": 422,
+    "RATE_LIMITED": 429,
+    "INTERNAL_ERROR": 500,
+}
+
+
+def error(code: str, message: str, *, readable: str | None = None, context: dict[str, Any] | None = None) -> Error:
+    """An Error body for one of ERROR_CODES (KeyError for any other code: codes are a contract)."""
+    return Error(status=ERROR_CODES[code], message=message, error_code=code, readable_message=readable, context=context)
