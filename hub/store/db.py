@@ -46,6 +46,9 @@ FOLLOW_INTERVAL = 0.2  # seconds between looks at the changes other SQLite proce
 CHANGES_KEPT_US = 60_000_000  # how long those stay in the changes table
 
 
+POOL_SIZE = 16  # PostgreSQL connections per process (reads, the writer, LISTEN is its own)
+
+
 class Tx:
     """The handle a write operation gets: execute statements, and announce what changed.
 
@@ -129,7 +132,9 @@ class Database:
             self._checkpoint_task = asyncio.get_running_loop().create_task(self._checkpoints())
             self._follow_task: asyncio.Task | None = None
         else:
-            self._engine = create_async_engine(self.url.set(drivername="postgresql+asyncpg"), pool_size=10, max_overflow=10)
+            # A fixed pool: beyond it requests wait for a connection. Overflow connections were opened and closed
+            # for single reads under load (a TCP and TLS handshake each: a third of the process's time)
+            self._engine = create_async_engine(self.url.set(drivername="postgresql+asyncpg"), pool_size=POOL_SIZE, max_overflow=0)
             # Reads outside a transaction: one round trip each, not three (BEGIN, the query, ROLLBACK); under READ
             # COMMITTED a transaction gave a read nothing more (each statement sees the latest commits anyway)
             self._pg_reads = self._engine.execution_options(isolation_level="AUTOCOMMIT")
