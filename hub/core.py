@@ -13,6 +13,8 @@ from hub.services.charging import Charging
 from hub.services.commands import Commands
 from hub.services.consumers import Consumers
 from hub.services.directory import Directory
+from hub.services.extras import Extras
+from hub.services.idempotency import Idempotency
 from hub.services.listing import Listing
 from hub.services.dispatch import Dispatcher, Sender
 from hub.services.objects import Objects, Renderer
@@ -34,6 +36,8 @@ class Core:
         self.parties = Parties(self.db, self.directory, self.secrets)
         self.consumers = Consumers(self.db, self.directory, settings)
         self.listing = Listing(self.db, self.directory)
+        self.extras = Extras(self.db)
+        self.idempotency = Idempotency(self.db)
         self.commands = Commands(self.db, self.directory, self.objects)
         self.charging = Charging(self.db, self.directory, self.objects, self.parties, self.commands, settings)
         self.senders: dict[str, Sender] = {}

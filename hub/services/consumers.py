@@ -18,7 +18,7 @@ import msgspec
 
 from hub.model import PartyId
 from hub.services.directory import Directory, Platform
-from hub.services.errors import HubError, Invalid, NotFound
+from hub.services.errors import HubError, Invalid, NotFound, NotPermitted
 from hub.services.scopes import Scopes
 from hub.settings import Settings
 from hub.store import consumers as store
@@ -194,6 +194,28 @@ class Consumers:
             return Platform(platform.row, tuple((p, r) for p, r in platform.roles if p == party))
         roles = tuple((party, r.role) for r in rows if r.platform_id is None)
         return Platform(_hosted_row(rows[0].name if rows else str(party), roles), roles)
+
+
+    def holder(self, consumer: Consumer) -> PartyId:
+        """The party whose own fields (hub/services/extras.py) a consumer keeps: its own; an admin's, the hub's."""
+        return consumer.party or self.directory.hub_party
+
+    def writer(self, consumer: Consumer, named: PartyId | None) -> PartyId:
+        """The party a write of Locations acts for, as their owner: the consumer's own party, or for an admin the
+        party the request names (`named`: in the body, or the owner in the object's id). Only a CPO the hub hosts
+        has its Locations written here; one whose Locations come from its own OCPI platform writes them there
+        (NotPermitted). Another party's object is NotFound for a party's credential: it never learns it exists."""
+        party = named if consumer.admin else consumer.party
+        if party is None:
+            raise Invalid("an admin credential writes for a party the hub hosts: name it (CC/PID)", "party")
+        rows = self.directory.party_rows(party)
+        if any(r.platform_id is not None for r in rows):
+            raise NotPermitted(f"{party}'s locations come from its own OCPI platform: change them there")
+        if not any(r.role == "CPO" for r in rows):
+            raise NotPermitted(f"{party} is not a CPO the hub hosts: it has no locations to write")
+        if not consumer.admin and named is not None and named != party:
+            raise NotFound("no such object")
+        return party
 
 
 def _hosted_row(name: str, roles: tuple[tuple[PartyId, str], ...]) -> PlatformRow:

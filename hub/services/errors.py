@@ -35,6 +35,10 @@ class UnknownSession(NotFound):
     """No such Session, or one the caller may not act on."""
 
 
+class Exists(HubError):
+    """A create of an object that is there already."""
+
+
 class NotPermitted(HubError):
     """The caller may not do this to that object (a command on another eMSP's session): the command is REJECTED."""
 

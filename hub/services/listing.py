@@ -17,10 +17,11 @@ import msgspec
 import sqlalchemy as sa
 
 from hub import model
+from hub.model import PartyId
 from hub.services import visibility
 from hub.services.directory import Directory, Platform
 from hub.store import documents as docs
-from hub.store import locations, schema
+from hub.store import extras, locations, schema
 from hub.store.db import Database
 
 Key = tuple[str, ...]
@@ -38,6 +39,8 @@ _CHARGER = sa.and_(
 )
 _EVSES = E.join(L, sa.and_(L.c.country_code == E.c.country_code, L.c.party_id == E.c.party_id, L.c.id == E.c.location_id)) \
     .outerjoin(C, _CHARGER)
+_OF_SITE = sa.and_(E.c.country_code == L.c.country_code, E.c.party_id == L.c.party_id, E.c.location_id == L.c.id)
+_LIVE = sa.or_(~sa.exists().where(_OF_SITE), sa.exists().where(_OF_SITE, E.c.status != "REMOVED"))  # not expired
 _OFFLINE = sa.and_(C.c.identity.is_not(None), C.c.instance.is_(None))  # a charger of ours without a socket
 
 
@@ -61,8 +64,16 @@ class EvseView(NamedTuple):
     charger: ChargerLink | None
 
 
+class Tagged(NamedTuple):
+    """Objects a party gave its own id (hub/services/extras.py)."""
+
+    holder: PartyId
+    external_id: str
+
+
 class EvseFilter(msgspec.Struct, frozen=True):
     site: Key | None = None  # (cc, pid, location id)
+    tagged: Tagged | None = None
     statuses: frozenset[str] | None = None  # EVSE statuses, of EVSEs whose charger (if one of ours) is connected
     offline: bool = False  # with statuses: also every EVSE of a charger of ours that is not connected
 
@@ -102,10 +113,15 @@ class Listing:
 
     # --- Locations and their EVSEs ---------------------------------------------------------------
 
-    async def sites(self, reader: Platform | None, offset: int = 0, limit: int = 10, key: Key | None = None) -> Page:
-        """Locations with their EVSEs, by owner and id."""
+    async def sites(
+        self, reader: Platform | None, offset: int = 0, limit: int = 10, key: Key | None = None, tagged: Tagged | None = None,
+    ) -> Page:
+        """Locations with their EVSEs, by owner and id; not those that have EVSEs and none left that is not REMOVED
+        (OCPI: such a Location has expired, the way a Location is deleted)."""
         order = [L.c.country_code, L.c.party_id, L.c.id]
-        where = self._visible(reader, docs.LOCATION) + _match(order, key)
+        where = self._visible(reader, docs.LOCATION) + _match(order, key) + [_LIVE]
+        if tagged is not None:
+            where.append(extras.tagged(tagged.holder, "location", tagged.external_id, order))
 
         def op(conn: sa.Connection) -> Page:
             rows, total = _page(conn, [*order, L.c.doc], L, where, order, offset, limit, count=key is None)
@@ -122,6 +138,8 @@ class Listing:
         conds = self._visible(reader, docs.LOCATION) + [E.c.status != "REMOVED"]
         conds += _match((E.c.country_code, E.c.party_id, E.c.location_id), where.site)
         conds += _match((E.c.country_code, E.c.party_id, E.c.uid), key)
+        if where.tagged is not None:
+            conds.append(extras.tagged(where.tagged.holder, "evse", where.tagged.external_id, (E.c.country_code, E.c.party_id, E.c.uid)))
         if where.statuses is not None:
             state = sa.and_(E.c.status.in_(sorted(where.statuses)), sa.not_(_OFFLINE))
             conds.append(sa.or_(state, _OFFLINE) if where.offline else state)

@@ -19,7 +19,7 @@ from hub.model import PartyId
 from hub.services import visibility
 from hub.services.catalog import Catalog, change_payload
 from hub.services.directory import Directory, Platform
-from hub.services.errors import Invalid, NotFound, NotOwner, UnknownLocation
+from hub.services.errors import Exists, Invalid, NotFound, NotOwner, UnknownLocation
 from hub.store import documents as docs
 from hub.store import locations, outbox
 from hub.store.db import Database, Tx
@@ -261,19 +261,28 @@ class Objects:
     # --- locations ---------------------------------------------------------------------------
 
     async def put_location(
-        self, caller: Platform | None, loc: model.Location, *, correlation_id: str | None = None, deliver: bool = True
+        self, caller: Platform | None, loc: model.Location, *, correlation_id: str | None = None, deliver: bool = True,
+        new: bool = False,
     ) -> bool:
+        """`new`: a create, refused (Exists) when the Location is there already."""
         self.check_owner(caller, loc.owner_party, "location")
         source = caller.id if caller else None
 
         def op(tx: Tx) -> bool:
+            if new and locations.get(tx.conn, docs.LOCATION.key(loc), with_evses=False) is not None:
+                raise Exists(f"location {loc.id} exists already")
             created, audience = self._save(tx, docs.LOCATION, loc, source)
             if deliver:
                 event = outbox.Draft(self._stream(docs.LOCATION, loc), "location", "put", _path(loc), docs.encode(loc))
                 self._fan_out(tx, "location", loc, source, event, correlation_id, audience)
             return created
 
-        return await self.db.write(op)
+        try:
+            return await self.db.write(op)
+        except sa.exc.IntegrityError:  # another process created it at the same moment
+            if new:
+                raise Exists(f"location {loc.id} exists already") from None
+            raise
 
     def put_locations(
         self, tx: Tx, caller: Platform | None, locs: Sequence[model.Location], *, correlation_id: str | None = None
@@ -293,10 +302,12 @@ class Objects:
 
     async def put_evse(
         self, caller: Platform | None, owner: PartyId, location_id: str, evse: model.Evse, *, correlation_id: str | None = None,
-        deliver: bool = True,
+        deliver: bool = True, new: bool = False,
     ) -> bool:
+        """`new`: a create, refused (Exists) when the owner has an EVSE with its uid at any of its Locations (uids are
+        unique within a CPO)."""
         return await self._location_change(
-            caller, owner, location_id, evse.uid, None, ("evse", "put", evse, None), correlation_id, deliver
+            caller, owner, location_id, evse.uid, None, ("evse", "put", evse, None), correlation_id, deliver, new
         )
 
     async def put_connector(
@@ -320,7 +331,7 @@ class Objects:
 
     async def _location_change(
         self, caller: Platform | None, owner: PartyId, location_id: str, evse_uid: str | None, connector_id: str | None,
-        change: tuple[str, str, Any, dict[str, Any] | None], correlation_id: str | None, deliver: bool,
+        change: tuple[str, str, Any, dict[str, Any] | None], correlation_id: str | None, deliver: bool, create: bool = False,
     ) -> bool:
         """PUT or PATCH below (or at) a Location: the parents' last_updated follow their children's."""
         self.check_owner(caller, owner, "location")
@@ -332,6 +343,8 @@ class Objects:
             stored = locations.get(tx.conn, key, for_update=True, with_evses=level == "location")
             if stored is None:
                 raise UnknownLocation(f"unknown location {location_id}: PUT the Location first")
+            if create and locations.uid_taken(tx.conn, owner, evse_uid):  # type: ignore[arg-type]
+                raise Exists(f"EVSE {evse_uid} exists already")
             if level == "location":
                 created, target = False, _patch_location(stored.obj, changes)  # type: ignore[arg-type]
                 loc = target

@@ -77,6 +77,13 @@ def evse(conn: sa.Connection, key: Sequence[str], uid: str, for_update: bool = F
     return None if row is None else (_evse_decoder.decode(row.doc), row.position)
 
 
+def uid_taken(conn: sa.Connection, owner: model.PartyId, uid: str) -> bool:
+    """The owner has an EVSE with this uid at one of its Locations (uids are unique within a CPO)."""
+    found = conn.execute(sa.select(E.c.uid).where(
+        E.c.country_code == owner.country_code, E.c.party_id == owner.party_id, E.c.uid == uid.upper()).limit(1)).first()
+    return found is not None
+
+
 def rendered_by_keys(conn: sa.Connection, keys: Sequence[Sequence[str]], assemble: Any) -> dict[tuple, tuple[int, bytes]]:
     """key -> (stored_us, the whole Location rendered) of the Locations among `keys` that exist."""
     shells = docs.rendered_by_keys(conn, docs.LOCATION, keys)

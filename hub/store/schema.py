@@ -357,3 +357,32 @@ consumer_quota = sa.Table(
     sa.Column("window_start_us", TS, nullable=False),
     sa.Column("used", sa.Integer, nullable=False),
 )
+
+# what a partner API credential's party keeps beside an object (its own id and payload for it), and when the
+# object was created over that API; `kind` is the canonical kind (location, evse), `key` the object's id in its owner
+partner_extras = sa.Table(
+    "partner_extras",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    *_owner(),
+    sa.Column("key", sa.String(36), primary_key=True),
+    sa.Column("holder_country_code", sa.String(2), primary_key=True),  # the credential's party (admin: the hub's)
+    sa.Column("holder_party_id", sa.String(3), primary_key=True),
+    sa.Column("external_id", sa.String(255), nullable=True),
+    sa.Column("payload", sa.LargeBinary, nullable=True),  # JSON
+    sa.Column("created_us", TS, nullable=False),
+    sa.Column("updated_us", TS, nullable=False),
+    sa.Index("ix_partner_extras_external", "holder_country_code", "holder_party_id", "kind", "external_id"),
+)
+
+# the first answer to a POST with an Idempotency-Key, replayed for 24 h; `status` NULL while it runs
+idempotency = sa.Table(
+    "idempotency",
+    metadata,
+    sa.Column("client_id", sa.String(64), sa.ForeignKey("consumers.client_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # sha256 of method, path and body
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("body", sa.LargeBinary, nullable=True),
+    sa.Column("created_us", TS, nullable=False),
+)

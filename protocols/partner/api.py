@@ -21,6 +21,12 @@ class Partner:
         """A success answer with the request's quota headers."""
         return Reply(data, status, {**getattr(request.state, "partner_headers", {}), **headers})
 
+    def no_content(self, request: Request) -> Reply:
+        """204: no body, so no content type."""
+        reply = self.ok(request, b"", 204)
+        del reply.headers["content-type"]
+        return reply
+
     def reader(self, consumer: Consumer) -> Platform | None:
         """What the consumer may see (None: an admin, everything): the core decides."""
         return self.consumers.reader(consumer)

@@ -29,6 +29,7 @@ class Op(msgspec.Struct, frozen=True):
     form: bool = False
     query: tuple[tuple[str, Any, bool], ...] = ()  # (name, type, required)
     error: Any = wire.Error
+    idempotent: bool = False  # takes an Idempotency-Key (protocols/partner/idempotency.py)
 
 
 def query(struct: type) -> tuple[tuple[str, Any, bool], ...]:
@@ -50,8 +51,23 @@ def _reads() -> dict[tuple[str, str], Op]:
     return ops
 
 
+def _writes() -> dict[tuple[str, str], Op]:
+    ops = {}
+    for res, create, change in ((resources.SITES, wire.SiteCreate, wire.SitePatch),
+                                (resources.CHARGE_POINTS, wire.ChargePointCreate, wire.ChargePointPatch)):
+        ops[("POST", f"{API}/{res.entity}")] = Op(create, res.item, status="201", idempotent=True)
+        ops[("PATCH", f"{API}/{res.entity}/{{id}}")] = Op(change, res.item)
+        ops[("DELETE", f"{API}/{res.entity}/{{id}}")] = Op(status="204")
+    return ops
+
+
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "description": "the first answer is replayed to a retry with this key for 24 h (the same key with another request: 422)",
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+
 OPERATIONS: dict[tuple[str, str], Op] = {
     **_reads(),
+    **_writes(),
     ("POST", f"{API}/auth/token"): Op(auth.TokenRequest, auth.Tokens, public=True),
     ("POST", f"{API}/auth/refresh"): Op(auth.RefreshRequest, auth.Tokens, public=True),
     ("POST", "/oauth/token"): Op(auth.OAuthTokenForm, auth.OAuthToken, public=True, form=True, error=auth.OAuthError),
@@ -91,6 +107,8 @@ def _headers() -> dict[str, Any]:
 def _operation(operation: dict[str, Any], op: Op) -> None:
     parameters = operation.get("parameters", []) + [
         {"name": name, "in": "query", "required": required, "schema": SCHEMAS[type_]} for name, type_, required in op.query]
+    if op.idempotent:
+        parameters.append(IDEMPOTENCY_KEY)
     if parameters:
         operation["parameters"] = parameters
     if op.body is not None:

@@ -25,12 +25,14 @@ from litestar.params import FromPath
 
 from hub.services.consumers import Consumer
 from hub.services.directory import Platform
-from hub.services.listing import Cursor, EvseFilter, Key, Listing, Page, SessionFilter
+from hub.model import PartyId
+from hub.services.listing import Cursor, EvseFilter, Key, Listing, Page, SessionFilter, Tagged
+from hub.services.extras import ExtrasRow
 from protocols.partner import ids, mapping, wire
 from protocols.partner.api import Partner
 from protocols.partner.transport import API, ApiError, Reply, encode, field_of
 
-Fetch = Callable[..., Awaitable[Page]]  # (listing, reader, query, offset, limit, key) -> a page of canonical objects
+Fetch = Callable[..., Awaitable[Page]]  # (listing, reader, query, holder, offset, limit, key) -> a page of canonical objects
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,9 @@ class Resource:
     item: type  # one object's body
     body: type  # the list's body
     fetch: Fetch
-    render: Callable[[Any], Any]  # a canonical object -> its wire struct
+    render: Callable[[Any, mapping.Extras | None], Any]  # a canonical object and what its reader keeps beside it -> its wire struct
+    kind: str | None = None  # the canonical kind of the party's own fields kept beside it (hub/services/extras.py), if any
+    key_of: Callable[[Any], Key] | None = None  # its store key there
 
 
 # --- query parameters ---------------------------------------------------------------------------------
@@ -56,7 +60,7 @@ def _query(request: Request, type_: type) -> Any:
         raise ApiError("VALIDATION_ERROR", str(exc), context={"field": field} if field else None) from None
 
 
-def _key(text: str) -> Key | None:
+def key_of(text: str) -> Key | None:
     """A REST id as a store key (owner, then the OCPI id upper case, as the store keeps it)."""
     parsed = ids.parse(text)
     if parsed is None:
@@ -68,7 +72,7 @@ def _key(text: str) -> Key | None:
 def _filter_key(text: str | None, name: str) -> Key | None:
     if text is None:
         return None
-    key = _key(text)
+    key = key_of(text)
     if key is None:
         raise ApiError("VALIDATION_ERROR", f"{name} is not an id of this API", context={"field": name})
     return key
@@ -81,9 +85,13 @@ def _utc(when: datetime | None) -> datetime | None:
 # --- the resources -------------------------------------------------------------------------------------
 
 
-def _evse_filter(q: Any) -> EvseFilter:
+def _tagged(q: Any, holder: PartyId) -> Tagged | None:
+    return None if q.partner_external_id is None else Tagged(holder, q.partner_external_id)
+
+
+def _evse_filter(q: Any, holder: PartyId) -> EvseFilter:
     statuses, offline = mapping.charge_point_query(q.state) if q.state else (None, False)
-    return EvseFilter(site=_filter_key(q.site_id, "siteId"), statuses=statuses, offline=offline)
+    return EvseFilter(site=_filter_key(q.site_id, "siteId"), statuses=statuses, offline=offline, tagged=_tagged(q, holder))
 
 
 def _session_filter(q: Any) -> SessionFilter:
@@ -92,52 +100,86 @@ def _session_filter(q: Any) -> SessionFilter:
                          statuses=statuses, stopped=stopped, started_from=_utc(q.from_date), started_to=_utc(q.to_date))
 
 
-def _charge_point(view: Any) -> wire.ChargePoint:
+def _charge_point(view: Any, extras: mapping.Extras | None) -> wire.ChargePoint:
     link = view.charger
     charger = None if link is None else mapping.ChargerInfo(
         identity=link.identity, connector_id=link.number, connected=link.connected,
         last_connected_at=datetime.fromtimestamp(link.connected_us / 1e6, tz=timezone.utc) if link.connected_us else None)
-    return mapping.charge_point(view.location, view.evse, charger)
+    return mapping.charge_point(view.location, view.evse, charger, extras=extras)
 
 
-async def _cdr_by_key(listing: Listing, reader: Platform | None, _q: Any, _offset: int, _limit: int, key: Key | None) -> Page:
+async def _cdr_by_key(listing: Listing, reader: Platform | None, _q: Any, _holder: PartyId, _offset: int, _limit: int, key: Key | None) -> Page:
     items, _ = await listing.cdrs(reader, limit=1, key=key)
     return Page(items, len(items))
 
 
-SITES = Resource("sites", "site", wire.Paging, wire.Site, wire.SiteList,
-                 lambda ls, r, q, off, lim, key: ls.sites(r, off, lim, key), mapping.site)
+def _plain(render: Callable[[Any], Any]) -> Callable[[Any, mapping.Extras | None], Any]:
+    return lambda obj, _extras: render(obj)
+
+
+SITES = Resource("sites", "site", wire.SiteQuery, wire.Site, wire.SiteList,
+                 lambda ls, r, q, h, off, lim, key: ls.sites(r, off, lim, key, _tagged(q, h)),
+                 lambda loc, extras: mapping.site(loc, extras=extras),
+                 "location", lambda loc: (loc.country_code.upper(), loc.party_id.upper(), loc.id.upper()))
 CHARGE_POINTS = Resource("charge-points", "charge point", wire.ChargePointQuery, wire.ChargePoint, wire.ChargePointList,
-                         lambda ls, r, q, off, lim, key: ls.evses(r, _evse_filter(q), off, lim, key), _charge_point)
+                         lambda ls, r, q, h, off, lim, key: ls.evses(r, _evse_filter(q, h), off, lim, key), _charge_point,
+                         "evse", lambda v: (v.location.country_code.upper(), v.location.party_id.upper(), v.evse.uid.upper()))
 CHARGES = Resource("charges", "charge", wire.ChargeQuery, wire.Charge, wire.ChargeList,
-                   lambda ls, r, q, off, lim, key: ls.sessions(r, _session_filter(q), off, lim, key), mapping.charge)
-CDRS = Resource("cdrs", "CDR", wire.CdrQuery, wire.Cdr, wire.CdrList, _cdr_by_key, mapping.cdr)
+                   lambda ls, r, q, h, off, lim, key: ls.sessions(r, _session_filter(q), off, lim, key), _plain(mapping.charge))
+CDRS = Resource("cdrs", "CDR", wire.CdrQuery, wire.Cdr, wire.CdrList, _cdr_by_key, _plain(mapping.cdr))
 TARIFFS = Resource("tariffs", "tariff", wire.Paging, wire.Tariff, wire.TariffList,
-                   lambda ls, r, q, off, lim, key: ls.tariffs(r, off, lim, key), mapping.tariff)
+                   lambda ls, r, q, h, off, lim, key: ls.tariffs(r, off, lim, key), _plain(mapping.tariff))
 TOKENS = Resource("charge-auth-tokens", "charge auth token", wire.Paging, wire.ChargeAuthToken, wire.ChargeAuthTokenList,
-                  lambda ls, r, q, off, lim, key: ls.tokens(r, off, lim, key), mapping.charge_auth_token)
+                  lambda ls, r, q, h, off, lim, key: ls.tokens(r, off, lim, key), _plain(mapping.charge_auth_token))
 
 
 # --- reading ---------------------------------------------------------------------------------------------
+
+
+def _extras(row: ExtrasRow | None) -> mapping.Extras | None:
+    if row is None:
+        return None
+    return mapping.Extras(created_at=datetime.fromtimestamp(row.created_us / 1e6, tz=timezone.utc), partner_external_id=row.external_id,
+                          partner_custom_payload=msgspec.json.decode(row.payload) if row.payload is not None else None)
+
+
+async def _render(partner: Partner, consumer: Consumer, res: Resource, items: list[Any]) -> list[Any]:
+    """Each object as its wire struct, with what the consumer's party keeps beside it."""
+    kept = {}
+    if res.kind is not None and res.key_of is not None and items:
+        kept = await partner.core.extras.get_many(partner.consumers.holder(consumer), res.kind, [res.key_of(i) for i in items])
+    return [res.render(item, _extras(kept.get(res.key_of(item)) if res.key_of else None)) for item in items]
 
 
 async def _list(request: Request, partner: Partner, consumer: Consumer, res: Resource) -> Reply:
     partner.need(consumer, res.entity, "read")
     q = _query(request, res.query)
     offset = q.page * q.per_page
-    page = await res.fetch(partner.core.listing, partner.reader(consumer), q, offset, q.per_page, None)
-    data = [res.render(item) for item in page.items]
+    page = await res.fetch(partner.core.listing, partner.reader(consumer), q, partner.consumers.holder(consumer), offset, q.per_page, None)
+    data = await _render(partner, consumer, res, page.items)
     meta = wire.PageMeta.of(q.page, q.per_page, len(data), page.total)
     return partner.ok(request, encode(res.body(data=data, meta=meta)))
 
 
+async def fetch_one(partner: Partner, consumer: Consumer, res: Resource, key: Key | None) -> Any | None:
+    """One canonical object the consumer may see, by its store key (None: none)."""
+    if key is None:
+        return None
+    page = await res.fetch(partner.core.listing, partner.reader(consumer), res.query(), partner.consumers.holder(consumer), 0, 1, key)
+    return page.items[0] if page.items else None
+
+
+async def rendered_one(partner: Partner, consumer: Consumer, res: Resource, key: Key | None, text: str) -> bytes:
+    """One object as GET answers it; 404 when the consumer may not see it."""
+    item = await fetch_one(partner, consumer, res, key)
+    if item is None:
+        raise ApiError("RESOURCE_NOT_FOUND", f"no {res.noun} {text[:80]}")
+    return encode((await _render(partner, consumer, res, [item]))[0])
+
+
 async def _one(request: Request, partner: Partner, consumer: Consumer, res: Resource, text: str) -> Reply:
     partner.need(consumer, res.entity, "read")
-    key = _key(text)
-    page = Page([], 0) if key is None else await res.fetch(partner.core.listing, partner.reader(consumer), res.query(), 0, 1, key)
-    if not page.items:
-        raise ApiError("RESOURCE_NOT_FOUND", f"no {res.noun} {text[:80]}")
-    return partner.ok(request, encode(res.render(page.items[0])))
+    return partner.ok(request, await rendered_one(partner, consumer, res, key_of(text), text))
 
 
 def _cursor_text(cursor: Cursor) -> str:

@@ -296,6 +296,111 @@ class ChargeAuthToken(Wire, kw_only=True):
     partner_custom_payload: Any = None
 
 
+# --- request bodies of writes ------------------------------------------------------------------------
+# Lengths are OCPI 2.2.1's for the field each one becomes, so whatever is accepted here can be pushed as is.
+
+
+def _text(most: int, least: int = 1) -> Any:
+    return Annotated[str, Meta(min_length=least, max_length=most)]
+
+
+OcpiId = Annotated[str, Meta(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]  # CiString(36), safe in a URL
+Party = Annotated[str, Meta(pattern=r"^[A-Za-z]{2}[/*]?[A-Za-z0-9]{3}$", extra_json_schema={"examples": ["NL/GRN"]})]
+HourMinute = Annotated[str, Meta(pattern=r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$")]
+ManualState = Literal["available", "passive", "maintenance", "error"]  # what an operator sets; busy-* comes from chargers
+
+
+class CoordinatesInput(Wire, kw_only=True):
+    latitude: Annotated[float, Meta(ge=-90, le=90)]
+    longitude: Annotated[float, Meta(ge=-180, le=180)]
+
+
+class AddressInput(Wire, kw_only=True):
+    address1: _text(255)
+    address2: _text(255) | None = None  # OCPI has one address line: joined to address1 with ", "
+    zip: _text(10) | None = None
+    city: _text(45)
+    country: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]  # ISO 3166 alpha-3
+    state: _text(45) | None = None
+
+
+class RegularHoursInput(Wire, kw_only=True):
+    weekday: Annotated[int, Meta(ge=1, le=7)]
+    period_begin: HourMinute
+    period_end: HourMinute
+
+
+class OpeningHoursInput(Wire, kw_only=True):
+    twentyfourseven: bool
+    regular_hours: Annotated[list[RegularHoursInput], Meta(max_length=100)] = field(default_factory=list)
+
+
+class SiteCreate(Wire, kw_only=True):
+    name: _text(255)
+    address: AddressInput
+    coordinates: CoordinatesInput
+    time_zone: _text(255) = "UTC"  # IANA
+    opening_hours: OpeningHoursInput | None = None
+    visibility: Visibility = "public"
+    ocpi_id: OcpiId | None = None  # the Location id; generated when not given
+    party: Party | None = None  # an admin credential names the CPO it writes for (CC/PID)
+    partner_external_id: ExternalId | None = None
+    partner_custom_payload: Any = None
+
+
+class SitePatch(Wire, kw_only=True):
+    """Only the fields given change; null clears what may be empty."""
+
+    name: _text(255) | msgspec.UnsetType = msgspec.UNSET
+    address: AddressInput | msgspec.UnsetType = msgspec.UNSET
+    coordinates: CoordinatesInput | msgspec.UnsetType = msgspec.UNSET
+    time_zone: _text(255) | msgspec.UnsetType = msgspec.UNSET
+    opening_hours: OpeningHoursInput | None | msgspec.UnsetType = msgspec.UNSET
+    visibility: Visibility | msgspec.UnsetType = msgspec.UNSET
+    partner_external_id: ExternalId | None | msgspec.UnsetType = msgspec.UNSET
+    partner_custom_payload: Any = msgspec.UNSET
+
+
+Positive = Annotated[int, Meta(ge=1, le=100_000)]
+
+
+class ConnectorInput(Wire, kw_only=True):
+    """maxKw, or voltage and amperage (both given: the power is capped at maxKw)."""
+
+    standard: model.ConnectorStandard
+    format: model.ConnectorFormat
+    power_type: model.PowerType
+    max_kw: Annotated[float, Meta(gt=0, le=10_000)] | None = None
+    voltage: Positive | None = None
+    amperage: Positive | None = None
+    tariff_ids: Annotated[list[str], Meta(max_length=10)] = field(default_factory=list)  # REST tariff ids of the owner
+
+
+Connectors = Annotated[list[ConnectorInput], Meta(min_length=1, max_length=24)]
+
+
+class ChargePointCreate(Wire, kw_only=True):
+    site_id: str
+    evse_id: _text(48) | None = None  # eMI3, e.g. NL*GRN*E1234
+    name: _text(16) | None = None  # the label on the EVSE (OCPI physical_reference)
+    connectors: Connectors
+    state: ManualState = "available"
+    ocpi_id: OcpiId | None = None  # the EVSE uid; generated when not given
+    partner_external_id: ExternalId | None = None
+    partner_custom_payload: Any = None
+
+
+class ChargePointPatch(Wire, kw_only=True):
+    """Only the fields given change; `connectors` replaces the list."""
+
+    evse_id: _text(48) | None | msgspec.UnsetType = msgspec.UNSET
+    name: _text(16) | None | msgspec.UnsetType = msgspec.UNSET
+    connectors: Connectors | msgspec.UnsetType = msgspec.UNSET
+    state: ManualState | msgspec.UnsetType = msgspec.UNSET
+    partner_external_id: ExternalId | None | msgspec.UnsetType = msgspec.UNSET
+    partner_custom_payload: Any = msgspec.UNSET
+
+
 # --- lists and errors ----------------------------------------------------------------------------
 
 
@@ -339,9 +444,17 @@ class Paging(Wire, kw_only=True):
     per_page: Annotated[int, Meta(ge=1, le=MAX_PER_PAGE)] = 10
 
 
+ExternalId = Annotated[str, Meta(min_length=1, max_length=255)]
+
+
+class SiteQuery(Paging, kw_only=True):
+    partner_external_id: ExternalId | None = None
+
+
 class ChargePointQuery(Paging, kw_only=True):
     site_id: str | None = None
     state: ChargePointState | None = None
+    partner_external_id: ExternalId | None = None
 
 
 # RFC 3339 as documented; a time without an offset is taken as UTC (lenient on input)
