@@ -1,4 +1,5 @@
-"""Inbound HTTP defences the server itself does not give: a deadline for a request's body.
+"""The HTTP edge every protocol shares: a deadline for a request's body (a defence the server itself does
+not give), and bare responses.
 
 The HTTP server (granian under `hub serve`) drops connections that are idle or slow to send their headers
 (`http_header_timeout`) and caps how many it serves at once. A client that sends its headers and then
@@ -39,3 +40,20 @@ class BodyDeadline:
             return message
 
         await self.app(scope, receive_in_time, send)
+
+
+class Reply:
+    """A response as a bare ASGI app: the hot paths of every protocol skip the framework's response machinery."""
+
+    __slots__ = ("status_code", "headers", "body")
+
+    def __init__(self, body: bytes, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.headers = {"content-type": "application/json", **(headers or {})}
+
+    async def __call__(self, scope: object, receive: object, send: object) -> None:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})  # type: ignore[operator]

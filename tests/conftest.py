@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -132,6 +133,13 @@ class Served:
 async def served(database_url: str) -> AsyncIterator[Served]:
     async with Served(hub_settings(database_url, free_port())) as s:
         yield s
+
+
+@pytest.fixture
+async def http(served: Served) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the served hub."""
+    async with httpx.AsyncClient(base_url=served.url, timeout=20) as client:
+        yield client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +37,6 @@ async def _credential(served: Served, party: PartyId | None = GRN, scopes: str =
         await _hosted(served)
     return await served.hub.core.consumers.create(party, scopes, **kw)
 
-
-@pytest.fixture
-async def http(served: Served) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=served.url, timeout=10) as client:
-        yield client
 
 
 async def _tokens(http: httpx.AsyncClient, client_id: str, secret: str) -> dict[str, str]:

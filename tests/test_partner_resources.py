@@ -5,7 +5,6 @@ credential's party may see, pages and their meta, the CDR cursor, filters, scope
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -29,11 +28,6 @@ EMS, EM2 = PartyId("DE", "EMS"), PartyId("DE", "EM2")  # eMSPs the hub hosts
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)
 RESOURCES = ("sites", "charge-points", "charges", "cdrs", "tariffs", "charge-auth-tokens")
 
-
-@pytest.fixture
-async def http(served: Served) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=served.url, timeout=20) as client:
-        yield client
 
 
 @pytest.fixture

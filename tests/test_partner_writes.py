@@ -6,7 +6,6 @@ party's own external id and payload."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,11 +23,6 @@ SITE = {"name": "Stationsplein", "address": {"address1": "Stationsplein 1", "cit
         "coordinates": {"latitude": 52.378901, "longitude": 4.900123}, "timeZone": "Europe/Amsterdam", "visibility": "public"}
 CONNECTOR = {"standard": "IEC_62196_T2", "format": "SOCKET", "powerType": "AC_3_PHASE", "maxKw": 22}
 
-
-@pytest.fixture
-async def http(served: Served) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=served.url, timeout=20) as client:
-        yield client
 
 
 @pytest.fixture

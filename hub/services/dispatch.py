@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 WINDOW = 512  # open events a lane reads at once
 PREFETCH = 256  # events a lane claims beyond those it can send right away (one read and one claim for many sends)
 BEAT_SECONDS = 1.0
-PROCESS_TIMEOUT_US = 5_000_000  # a process silent this long is gone: its claims are taken over
+PROCESS_TIMEOUT_US = 5_000_000  # a process silent this long is gone
 BUSY_RETRY_US = 200_000
 COMPACT_AT = 8  # changes of one object waiting for a destination before it gets the object as it is instead
 PRUNE_SECONDS = 600.0
@@ -268,6 +268,9 @@ class Dispatcher:
         self._tasks: list[asyncio.Task] = []
         self._inflight: set[asyncio.Task] = set()
         self._started_us = now_us()
+        # A dead process's claims are taken over once it is gone and the requests it had sent have timed out: until
+        # then one may still land at the receiver, after (and over) a newer change sent again by another process
+        self.gone_after_us = PROCESS_TIMEOUT_US + int(settings.forward_timeout * 1e6)
         db.subscribe(self._on_change)
 
     def _on_change(self, topic: str, payload: str) -> None:
@@ -304,7 +307,7 @@ class Dispatcher:
         for lane in self.lanes.values():
             lane.task.cancel()
         await self._write_outcomes()
-        instance, cutoff = self.db.instance, now_us() - PROCESS_TIMEOUT_US
+        instance, cutoff = self.db.instance, now_us() - self.gone_after_us
 
         def release(tx: object) -> None:
             outbox.release(tx, instance)  # type: ignore[arg-type]
@@ -335,7 +338,7 @@ class Dispatcher:
     # --- the process's pulse -----------------------------------------------------------------------
 
     async def _beat(self) -> None:
-        instance, started, since = self.db.instance, self._started_us, now_us() - PROCESS_TIMEOUT_US
+        instance, started, since = self.db.instance, self._started_us, now_us() - self.gone_after_us
         await self.db.write(lambda tx: outbox.beat(tx, instance, started))
         self.alive = await self.db.read(lambda conn: outbox.alive(conn, since)) | {instance}
 

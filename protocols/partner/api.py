@@ -7,7 +7,8 @@ from litestar import Request
 from hub.core import Core
 from hub.services.consumers import Consumer
 from hub.services.directory import Platform
-from protocols.partner.transport import ApiError, Reply
+from hub.edge import Reply
+from protocols.partner.transport import ApiError
 
 
 class Partner:

@@ -22,7 +22,8 @@ from litestar.exceptions import HTTPException
 from msgspec import Meta, Struct
 
 from hub.services.consumers import Consumer, Consumers, Quota, Refused, TokenPair
-from protocols.partner.transport import ApiError, Reply, encode
+from hub.edge import Reply
+from protocols.partner.transport import ApiError, encode
 
 Secret = Annotated[str, Meta(min_length=1, max_length=256)]
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}  # RFC 6749 5.1: token answers are never cached

@@ -16,7 +16,8 @@ from litestar import Request
 from hub.services.consumers import Consumer
 from hub.services.idempotency import MAX_KEY, Answer, KeyBusy, KeyReused, fingerprint
 from protocols.partner.api import Partner
-from protocols.partner.transport import ApiError, Reply
+from hub.edge import Reply
+from protocols.partner.transport import ApiError
 
 HEADER = "idempotency-key"
 

@@ -30,7 +30,8 @@ from hub.services.listing import Cursor, EvseFilter, Key, Listing, Page, Session
 from hub.services.extras import ExtrasRow
 from protocols.partner import ids, mapping, wire
 from protocols.partner.api import Partner
-from protocols.partner.transport import API, ApiError, Reply, encode, field_of
+from hub.edge import Reply
+from protocols.partner.transport import API, ApiError, encode, field_of
 
 Fetch = Callable[..., Awaitable[Page]]  # (listing, reader, query, holder, offset, limit, key) -> a page of canonical objects
 

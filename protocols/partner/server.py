@@ -15,7 +15,8 @@ from hub.core import Core
 from hub.services.consumers import Consumer
 from protocols.partner import auth, resources, writes
 from protocols.partner.api import Partner
-from protocols.partner.transport import API, Reply, body, error_reply
+from hub.edge import Reply
+from protocols.partner.transport import API, body, error_reply
 
 PUBLIC = {"public": True}  # route opt: no Bearer token, no quota (the token endpoints)
 

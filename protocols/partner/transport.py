@@ -45,23 +45,6 @@ class ApiError(Exception):
                                           readable_message=self.readable, context=self.context))
 
 
-class Reply:
-    """A response as a bare ASGI app: the hot paths skip the framework's response machinery."""
-
-    __slots__ = ("status_code", "headers", "body")
-
-    def __init__(self, body: bytes, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
-        self.status_code = status_code
-        self.body = body
-        self.headers = {"content-type": "application/json", **(headers or {})}
-
-    async def __call__(self, scope: object, receive: object, send: object) -> None:
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
-        headers.append((b"content-length", str(len(self.body)).encode()))
-        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})  # type: ignore[operator]
-        await send({"type": "http.response.body", "body": self.body, "more_body": False})  # type: ignore[operator]
-
-
 def encode(value: Any) -> bytes:
     return _encoder.encode(value)
 

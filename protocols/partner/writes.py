@@ -29,7 +29,8 @@ from protocols.partner import inbound, wire
 from protocols.partner.api import Partner
 from protocols.partner.idempotency import once
 from protocols.partner.resources import CHARGE_POINTS, SITES, Key, Resource, fetch_one, key_of, rendered_one
-from protocols.partner.transport import API, ApiError, Reply, body
+from hub.edge import Reply
+from protocols.partner.transport import API, ApiError, body
 
 UNSET = msgspec.UNSET
 

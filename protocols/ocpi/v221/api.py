@@ -26,7 +26,8 @@ from hub.services import errors
 from hub.services.directory import Platform
 from hub.store import documents as docs
 from protocols.ocpi import transport as t
-from protocols.ocpi.transport import OcpiError, Reply
+from hub.edge import Reply
+from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221 import rules, wire
 

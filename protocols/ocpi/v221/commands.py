@@ -14,7 +14,8 @@ from litestar.params import FromPath
 from hub import model
 from hub.services import errors
 from protocols.ocpi import transport as t
-from protocols.ocpi.transport import OcpiError, Reply
+from hub.edge import Reply
+from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import rules, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.api import VERSION, Ctx, Ocpi

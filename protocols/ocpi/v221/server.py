@@ -22,7 +22,8 @@ from hub import model
 from hub.services import errors
 from hub.store import documents as docs
 from protocols.ocpi import transport as t
-from protocols.ocpi.transport import OcpiError, Reply
+from hub.edge import Reply
+from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import codec, credentials, rules, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.api import VERSION, Ocpi, as_ocpi_error, echo_headers
