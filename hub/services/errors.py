@@ -39,6 +39,10 @@ class Exists(HubError):
     """A create of an object that is there already."""
 
 
+class Conflict(HubError):
+    """The object's state does not allow this change."""
+
+
 class NotPermitted(HubError):
     """The caller may not do this to that object (a command on another eMSP's session): the command is REJECTED."""
 

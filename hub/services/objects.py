@@ -8,7 +8,8 @@ one addressed receiver itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -19,7 +20,7 @@ from hub.model import PartyId
 from hub.services import visibility
 from hub.services.catalog import Catalog, change_payload
 from hub.services.directory import Directory, Platform
-from hub.services.errors import Exists, Invalid, NotFound, NotOwner, UnknownLocation
+from hub.services.errors import Conflict, Exists, Invalid, NotFound, NotOwner, UnknownLocation
 from hub.store import documents as docs
 from hub.store import locations, outbox
 from hub.store.db import Database, Tx
@@ -271,11 +272,7 @@ class Objects:
         def op(tx: Tx) -> bool:
             if new and locations.get(tx.conn, docs.LOCATION.key(loc), with_evses=False) is not None:
                 raise Exists(f"location {loc.id} exists already")
-            created, audience = self._save(tx, docs.LOCATION, loc, source)
-            if deliver:
-                event = outbox.Draft(self._stream(docs.LOCATION, loc), "location", "put", _path(loc), docs.encode(loc))
-                self._fan_out(tx, "location", loc, source, event, correlation_id, audience)
-            return created
+            return self._put_location(tx, loc, source, correlation_id, deliver)
 
         try:
             return await self.db.write(op)
@@ -283,6 +280,34 @@ class Objects:
             if new:
                 raise Exists(f"location {loc.id} exists already") from None
             raise
+
+    def _put_location(self, tx: Tx, loc: model.Location, source: int | None, correlation_id: str | None, deliver: bool) -> bool:
+        created, audience = self._save(tx, docs.LOCATION, loc, source)
+        if deliver:
+            event = outbox.Draft(self._stream(docs.LOCATION, loc), "location", "put", _path(loc), docs.encode(loc))
+            self._fan_out(tx, "location", loc, source, event, correlation_id, audience)
+        return created
+
+    async def remove_location(self, caller: Platform | None, owner: PartyId, location_id: str, when: Callable[[datetime], datetime]) -> None:
+        """The OCPI way to delete a Location: every EVSE becomes REMOVED (a Location with none left has expired),
+        in one transaction with the Location read FOR UPDATE. One without EVSEs cannot be removed (Conflict).
+        `when(last_updated)`: the change's time, later than the stored one."""
+        self.check_owner(caller, owner, "location")
+        source = caller.id if caller else None
+
+        def op(tx: Tx) -> None:
+            stored = locations.get(tx.conn, (owner.country_code, owner.party_id, location_id.upper()), for_update=True)
+            if stored is None:
+                raise UnknownLocation(f"unknown location {location_id}")
+            loc = stored.obj
+            if not loc.evses:
+                raise Conflict("a Location without EVSEs cannot be removed: OCPI never deletes a Location, it expires when "
+                               "its last EVSE is REMOVED")
+            at = when(loc.last_updated)
+            removed = [e if e.status == "REMOVED" else msgspec.structs.replace(e, status="REMOVED", last_updated=at) for e in loc.evses]
+            self._put_location(tx, msgspec.structs.replace(loc, evses=removed, last_updated=at), source, None, True)
+
+        await self.db.write(op)
 
     def put_locations(
         self, tx: Tx, caller: Platform | None, locs: Sequence[model.Location], *, correlation_id: str | None = None

@@ -97,13 +97,8 @@ async def _patch_site(request: Request, partner: Partner, consumer: Consumer, te
 
 
 async def _delete_site(request: Request, partner: Partner, consumer: Consumer, text: str) -> Reply:
-    _, loc = await _target(partner, consumer, SITES, text)
-    if not loc.evses:
-        raise ApiError("CONFLICT", "a site without charge points cannot be deleted: OCPI never deletes a Location, it expires "
-                                   "when its last EVSE is REMOVED")
-    when = inbound.now(loc.last_updated)
-    removed = [e if e.status == "REMOVED" else msgspec.structs.replace(e, status="REMOVED", last_updated=when) for e in loc.evses]
-    await partner.core.objects.put_location(None, msgspec.structs.replace(loc, evses=removed, last_updated=when))
+    owner, loc = await _target(partner, consumer, SITES, text)
+    await partner.core.objects.remove_location(None, owner, loc.id, inbound.now)
     return partner.no_content(request)
 
 
