@@ -610,6 +610,25 @@ class ChargingProfileResult(Struct, kw_only=True):
     profile: ActiveChargingProfile | None = None
 
 
+# Requests only an EVSE's own CPO makes (OCPI has no such command): on chargers of the hub's central system.
+
+
+class ResetCharger(Struct, kw_only=True):
+    """Restart the charger behind an EVSE (the whole charger: its other EVSEs too); `hard` at once, else when idle."""
+
+    location_id: str
+    evse_uid: str
+    hard: bool = False
+
+
+class EvseChargingProfile(Struct, kw_only=True):
+    """A charging profile on an EVSE: the running transaction's, or without one the default of the charges to come."""
+
+    location_id: str
+    evse_uid: str
+    charging_profile: ChargingProfile
+
+
 # ---------------------------------------------------------------------------------------------
 # Parties as the hub knows them (HubClientInfo)
 

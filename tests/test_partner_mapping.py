@@ -231,12 +231,21 @@ def test_charge_auth_tokens() -> None:
     app = example("token_example_1_app_user.json", ocpi_wire.Token, ocpi_mapping.token_to_canonical)
     r = mapping.charge_auth_token(app)
     assert (r.id, r.identifier, r.type, r.name, r.valid, r.blocked) == (
-        "DETNM-bdf21bce-fc97-11e8-8eb2-f2801f1b9fd1", app.uid, "app", "TheNewMotion", True, False)
+        "DETNM-APP_USER-bdf21bce-fc97-11e8-8eb2-f2801f1b9fd1", app.uid, "app", "TheNewMotion", True, False)
+    assert r.ocpi.type == "APP_USER" and r.language == app.language
     rfid = generate.token(EMSP, 3)
     rfid.valid = False
     r = mapping.charge_auth_token(rfid)
     assert (r.type, r.blocked, r.visual_number, r.whitelist) == ("rfid", True, "EMS-000003", "ALLOWED")
-    assert ids.parse(r.id) == (EMSP, rfid.uid)
+    assert ids.parse_token(r.id) == (EMSP, "RFID", rfid.uid)
+
+
+def test_a_token_id_tells_the_type_so_an_rfid_and_an_app_token_may_share_a_uid() -> None:
+    assert ids.token(EMSP, "RFID", "ab-12") != ids.token(EMSP, "APP_USER", "ab-12")
+    assert ids.parse_token(ids.token(EMSP, "AD_HOC_USER", "ab-12")) == (EMSP, "AD_HOC_USER", "ab-12")
+    for text in ("DEEMS-ab-12", "DEEMS-RFID", "DEEMS-RFID-", "DEEMS-rfid2-x", "garbage"):
+        assert ids.parse_token(text) is None, text
+    assert ids.parse_token("DEEMS-rfid-04A1") == (EMSP, "RFID", "04A1")  # ids are case-insensitive, as OCPI ids are
 
 
 # --- pages and errors ----------------------------------------------------------------------------

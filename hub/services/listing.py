@@ -20,6 +20,7 @@ from hub import model
 from hub.model import PartyId
 from hub.services import visibility
 from hub.services.directory import Directory, Platform
+from hub.services.extras import TOKEN_KINDS, gone
 from hub.store import documents as docs
 from hub.store import extras, locations, schema
 from hub.store.db import Database
@@ -42,6 +43,7 @@ _EVSES = E.join(L, sa.and_(L.c.country_code == E.c.country_code, L.c.party_id ==
 _OF_SITE = sa.and_(E.c.country_code == L.c.country_code, E.c.party_id == L.c.party_id, E.c.location_id == L.c.id)
 _LIVE = sa.or_(~sa.exists().where(_OF_SITE), sa.exists().where(_OF_SITE, E.c.status != "REMOVED"))  # not expired
 _OFFLINE = sa.and_(C.c.identity.is_not(None), C.c.instance.is_(None))  # a charger of ours without a socket
+_TOKEN_GONE = {type_: gone(kind) for type_, kind in TOKEN_KINDS.items()}  # a token's type -> the kind of its deletion mark
 
 
 class Page(NamedTuple):
@@ -202,11 +204,18 @@ class Listing:
         order = [t.c.country_code, t.c.party_id, t.c.id]
         return await self._objects(reader, docs.TARIFF, _match(order, key), order, offset, limit, key is not None)
 
-    async def tokens(self, reader: Platform | None, offset: int = 0, limit: int = 10, key: Key | None = None) -> Page:
-        """Tokens by issuer and uid. `key`: (cc, pid, uid), any type."""
+    async def tokens(
+        self, reader: Platform | None, offset: int = 0, limit: int = 10, key: Key | None = None, tagged: Tagged | None = None,
+    ) -> Page:
+        """Tokens by issuer, uid and type; not those their owner deleted over the partner API (hub/services/extras.py).
+        `key`: (cc, pid, uid, type)."""
         t = docs.TOKEN.table
         order = [t.c.country_code, t.c.party_id, t.c.uid, t.c.type]
-        return await self._objects(reader, docs.TOKEN, _match(order[:3], key), order, offset, limit, key is not None)
+        owner = (t.c.country_code, t.c.party_id, t.c.uid)
+        conds = _match(order, key) + [sa.not_(extras.retired(sa.case(_TOKEN_GONE, value=t.c.type, else_=""), owner))]
+        if tagged is not None:
+            conds.append(extras.tagged(tagged.holder, sa.case(TOKEN_KINDS, value=t.c.type, else_=""), tagged.external_id, owner))
+        return await self._objects(reader, docs.TOKEN, conds, order, offset, limit, key is not None)
 
     # --- CDRs: a feed, by cursor -------------------------------------------------------------------
 

@@ -45,8 +45,35 @@ def put(tx: Tx, holder: PartyId, kind: str, key: Key, values: dict[str, object],
         index_elements=[c.name for c in X.primary_key.columns], set_={**values, "updated_us": now}))
 
 
-def tagged(holder: PartyId, kind: str, external_id: str, owner_cols: Sequence[sa.ColumnElement]) -> sa.ColumnElement[bool]:
-    """The object in `owner_cols` (cc, pid, id) carries `external_id` for `holder`: a filter."""
+def tagged(holder: PartyId, kind: str | sa.ColumnElement, external_id: str, owner_cols: Sequence[sa.ColumnElement]) -> sa.ColumnElement[bool]:
+    """The object in `owner_cols` (cc, pid, id) carries `external_id` for `holder`: a filter. `kind` may be an
+    expression (a token's kind depends on its type)."""
     return sa.exists().where(
         X.c.kind == kind, *_holder(holder), X.c.external_id == external_id,
         X.c.country_code == owner_cols[0], X.c.party_id == owner_cols[1], X.c.key == owner_cols[2])
+
+
+def _object(kind: str, key: Key) -> list[sa.ColumnElement[bool]]:
+    return [X.c.kind == kind, X.c.country_code == key[0], X.c.party_id == key[1], X.c.key == key[2]]
+
+
+def retire(tx: Tx, kind: str, gone: str, key: Key, now: int) -> None:
+    """Every party's fields of the object dropped, and its owner's row of kind `gone` (the mark) written."""
+    tx.execute(sa.delete(X).where(*_object(kind, key)))
+    tx.execute(sa.delete(X).where(*_object(gone, key)))
+    tx.execute(sa.insert(X).values(kind=gone, country_code=key[0], party_id=key[1], key=key[2], holder_country_code=key[0],
+                                   holder_party_id=key[1], external_id=None, payload=None, created_us=now, updated_us=now))
+
+
+def revive(tx: Tx, gone: str, key: Key) -> bool:
+    """The mark removed: whether there was one."""
+    return tx.execute(sa.delete(X).where(*_object(gone, key))).rowcount > 0
+
+
+def is_retired(conn: sa.Connection, gone: str, key: Key) -> bool:
+    return conn.execute(sa.select(X.c.key).where(*_object(gone, key))).first() is not None
+
+
+def retired(gone: str | sa.ColumnElement, owner_cols: Sequence[sa.ColumnElement]) -> sa.ColumnElement[bool]:
+    """The object in `owner_cols` (cc, pid, id) carries the mark `gone`: a filter."""
+    return sa.exists().where(X.c.kind == gone, X.c.country_code == owner_cols[0], X.c.party_id == owner_cols[1], X.c.key == owner_cols[2])

@@ -4,6 +4,10 @@ The core hands a recorded request here when its receiver is a CPO whose chargers
 synchronous answer says whether the charger can be asked (it is connected); the charger's answer then
 becomes the asynchronous result, which the core sends to the eMSP's response_url. A call that times out
 is TIMEOUT; a charger that is gone, FAILED; the hub refuses to start on an EVSE it knows is busy or broken.
+
+`run` (the core's Commands.runner) is the same in one step, for requests answered at once (the partner API's):
+the charger's answer is returned; a charger that cannot be asked is the core's error (errors.ReceiverOffline,
+UnknownReceiver, UnknownSession).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from hub import model
 from hub.model import PartyId
 from hub.services.charging import Charging, evse_uid
 from hub.services.commands import CommandRecord, Commands
+from hub.services import errors
 from hub.services.errors import NotFound
 from hub.store import chargers as store
 from hub.store.chargers import Charger
@@ -30,16 +35,21 @@ log = logging.getLogger(__name__)
 REQUEST = {"START_SESSION": model.StartSession, "STOP_SESSION": model.StopSession, "RESERVE_NOW": model.ReserveNow,
            "CANCEL_RESERVATION": model.CancelReservation, "UNLOCK_CONNECTOR": model.UnlockConnector,
            "SET_PROFILE": model.SetChargingProfile, "GET_PROFILE": model.GetActiveChargingProfile,
-           "CLEAR_PROFILE": model.ClearChargingProfile}
+           "CLEAR_PROFILE": model.ClearChargingProfile,
+           # a CPO's own requests (the partner API): START_CHARGE is a START_SESSION that authorizes nothing by itself
+           # (charging.py lets a recent START_SESSION authorize the start: the token's eMSP sent that one, a CPO this)
+           "START_CHARGE": model.StartSession, "RESET": model.ResetCharger, "SET_EVSE_PROFILE": model.EvseChargingProfile}
+DEFAULT_PROFILE_ID = 2_000_000_000  # + the EVSE's number: the id of its TxDefaultProfile, so a new one replaces it
 
 
 class Refused(Exception):
     """The command cannot be passed on: the synchronous answer says so."""
 
-    def __init__(self, result: str, message: str) -> None:
+    def __init__(self, result: str, message: str, error: type[errors.HubError] = errors.ReceiverOffline) -> None:
         super().__init__(message)
         self.result = result
         self.message = message
+        self.error = error  # what it is when the answer is awaited (run)
 
 
 class Target(msgspec.Struct):
@@ -61,6 +71,7 @@ class ChargerCommands:
     def install(self) -> None:
         self.commands.local["command"] = self.command
         self.commands.local["profile"] = self.profile
+        self.commands.runner = self.run
 
     # --- the synchronous half -----------------------------------------------------------------------
 
@@ -83,6 +94,15 @@ class ChargerCommands:
         self._later(self._profile(record, request, target))
         return model.ChargingProfileResponse(result="ACCEPTED", timeout=self.timeout)
 
+    async def run(self, record: CommandRecord) -> model.CommandResult:
+        """The charger's answer to a request, awaited."""
+        request = record.decoded(REQUEST[record.kind])
+        try:
+            target = await self._target(record, request)
+        except Refused as refused:
+            raise refused.error(refused.message) from None
+        return await self._known_state(target, request) or await self._outcome(record, request, target)
+
     def _later(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
@@ -104,12 +124,12 @@ class ChargerCommands:
                 if charger.instance is None:
                     raise Refused("REJECTED", f"charger {charger.identity} is not connected")
                 return Target(charger, evse_no, int(connector) if connector and connector.isdigit() else None)
-        raise Refused("REJECTED", f"no charger for EVSE {uid} at location {request.location_id}")
+        raise Refused("REJECTED", f"no charger for EVSE {uid} at location {request.location_id}", errors.UnknownReceiver)
 
     async def _session_target(self, cpo: PartyId, session_id: str) -> Target:
         found = await self.charging.session_of(cpo, session_id)
         if found is None:
-            raise Refused("UNKNOWN_SESSION", f"no active session {session_id}")
+            raise Refused("UNKNOWN_SESSION", f"no active session {session_id}", errors.UnknownSession)
         identity, transaction = found
         charger = await self.charging.db.read(lambda conn: store.get(conn, identity))
         if charger is None or charger.instance is None:
@@ -123,7 +143,7 @@ class ChargerCommands:
         row = await self.charging.db.read(lambda conn: store.reservation(conn, emsp, reservation_id))
         charger = row and await self.charging.db.read(lambda conn: store.get(conn, row.charger))
         if not charger:
-            raise Refused("REJECTED", f"unknown reservation {reservation_id}")
+            raise Refused("REJECTED", f"unknown reservation {reservation_id}", errors.NotFound)
         if charger.instance is None:
             raise Refused("REJECTED", f"charger {charger.identity} is not connected")
         return Target(charger, reservation=row.id)
@@ -147,8 +167,12 @@ class ChargerCommands:
         return await self.server.call(charger.identity, action, payload)
 
     async def _command(self, record: CommandRecord, request: Any, target: Target, early: model.CommandResult | None) -> None:
+        await self.commands.complete(record, early or await self._outcome(record, request, target))
+
+    async def _outcome(self, record: CommandRecord, request: Any, target: Target) -> model.CommandResult:
+        """The charger's answer as a CommandResult, also when it has none (TIMEOUT, FAILED)."""
         try:
-            result = early or await self._run(record, request, target)
+            result = await self._run(record, request, target)
         except asyncio.TimeoutError:
             result = model.CommandResult(result="TIMEOUT")
         except ChargerOffline:
@@ -160,7 +184,7 @@ class ChargerCommands:
         except Exception:
             log.exception("command %s failed", record.id)
             result = model.CommandResult(result="FAILED")
-        await self.commands.complete(record, result)
+        return result
 
     async def _run(self, record: CommandRecord, request: Any, target: Target) -> model.CommandResult:
         charger, old = target.charger, charger_is_16(target.charger)
@@ -184,7 +208,31 @@ class ChargerCommands:
             call = v16.unlock(target.evse_no or 1) if old else v201.unlock(target.evse_no or 1, target.connector_no or 1)
             answer = await self._call(charger, call)
             return model.CommandResult(result=v.UNLOCK_RESULT.get(answer["status"], "FAILED"))
+        if isinstance(request, model.ResetCharger):
+            answer = await self._call(charger, v.reset(request.hard))
+            scheduled = [model.DisplayText("en", "after the running transactions")] if answer["status"] == "Scheduled" else []
+            return model.CommandResult(result=v.RESET_RESULT.get(answer["status"], "REJECTED"), message=scheduled)
+        if isinstance(request, model.EvseChargingProfile):
+            return await self._evse_profile(record, request, target)
         raise NotFound(f"{record.kind} cannot be run on a charger")
+
+    async def _evse_profile(self, record: CommandRecord, request: model.EvseChargingProfile, target: Target) -> model.CommandResult:
+        """On the transaction running at the EVSE (TxProfile), else as the EVSE's default (TxDefaultProfile)."""
+        charger, v = target.charger, v16 if charger_is_16(target.charger) else v201
+        evse_no = target.evse_no or 1
+        transaction = None
+        for session in await self.charging.objects.active_sessions_at(charger.party, request.location_id, request.evse_uid):
+            found = await self.charging.session_of(charger.party, session.id)
+            if found is not None and found[0] == charger.identity:
+                transaction = found[1]
+                break
+        if transaction is None:
+            profile_id = DEFAULT_PROFILE_ID + evse_no
+        else:
+            profile_id = int(transaction) if transaction.isdigit() else _small_id(transaction)
+        answer = await self._call(charger, v.set_profile(request.charging_profile, evse_no, transaction, profile_id))
+        result = v.PROFILE_RESULT.get(answer["status"], "REJECTED")
+        return model.CommandResult(result="ACCEPTED" if result == "ACCEPTED" else "REJECTED")
 
     async def _profile(self, record: CommandRecord, request: Any, target: Target) -> None:
         charger, old = target.charger, charger_is_16(target.charger)

@@ -1,6 +1,6 @@
 """Simulated chargers built on the `ocpp` library's ChargePoint (1.6 and 2.0.1), for the demo, the tests
 and anyone trying the hub: they boot, report their connectors' status, and run charging sessions with
-meter values; they accept the hub's remote start/stop, reservations, unlocks and charging profiles.
+meter values; they accept the hub's remote start/stop, reservations, unlocks, charging profiles and resets.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Behaviour:
     unlock = "Unlocked"
     reserve = "Accepted"
     profile = "Accepted"
+    reset = "Accepted"
 
 
 class Sim16(ChargePoint16):
@@ -94,6 +95,11 @@ class Sim16(ChargePoint16):
     def on_set_profile(self, connector_id: int, cs_charging_profiles: dict, **kw: Any) -> Any:
         self.remote_requests.append(("SetChargingProfile", {"connector_id": connector_id, "profile": cs_charging_profiles}))
         return result16.SetChargingProfile(status=self.behaviour.profile)
+
+    @on(Action16.reset)
+    def on_reset(self, type: str, **kw: Any) -> Any:  # noqa: A002 (the message's field)
+        self.remote_requests.append(("Reset", {"type": type}))
+        return result16.Reset(status=self.behaviour.reset)
 
     @on(Action16.get_composite_schedule)
     def on_composite(self, connector_id: int, duration: int, **kw: Any) -> Any:
@@ -202,6 +208,11 @@ class Sim201(ChargePoint201):
     def on_set_profile(self, evse_id: int, charging_profile: dict, **kw: Any) -> Any:
         self.remote_requests.append(("SetChargingProfile", {"evse_id": evse_id, "profile": charging_profile}))
         return result201.SetChargingProfile(status=self.behaviour.profile)
+
+    @on(Action201.reset)
+    def on_reset(self, type: str, evse_id: int | None = None, **kw: Any) -> Any:  # noqa: A002 (the message's field)
+        self.remote_requests.append(("Reset", {"type": type, "evse_id": evse_id}))
+        return result201.Reset(status=self.behaviour.reset)
 
     @on(Action201.get_composite_schedule)
     def on_composite(self, duration: int, evse_id: int, **kw: Any) -> Any:

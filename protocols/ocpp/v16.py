@@ -205,7 +205,8 @@ def unlock(connector_id: int) -> tuple[str, dict[str, Any]]:
     return "UnlockConnector", {"connectorId": connector_id}
 
 
-def set_profile(profile: model.ChargingProfile, connector_id: int, transaction_id: str, profile_id: int) -> tuple[str, dict[str, Any]]:
+def set_profile(profile: model.ChargingProfile, connector_id: int, transaction_id: str | None, profile_id: int) -> tuple[str, dict[str, Any]]:
+    """The transaction's TxProfile; without a transaction, the connector's TxDefaultProfile (its charges to come)."""
     schedule: dict[str, Any] = {
         "chargingRateUnit": profile.charging_rate_unit,
         "chargingSchedulePeriod": [{"startPeriod": p.start_period, "limit": float(round(p.limit, 1))} for p in profile.charging_profile_period]
@@ -217,11 +218,18 @@ def set_profile(profile: model.ChargingProfile, connector_id: int, transaction_i
         schedule["startSchedule"] = profile.start_date_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if profile.min_charging_rate is not None:
         schedule["minChargingRate"] = float(round(profile.min_charging_rate, 1))
-    return "SetChargingProfile", {"connectorId": connector_id, "csChargingProfiles": {
-        "chargingProfileId": profile_id, "transactionId": int(transaction_id), "stackLevel": 1,
-        "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Absolute" if profile.start_date_time else "Relative",
-        "chargingSchedule": schedule,
-    }}
+    charging: dict[str, Any] = {
+        "chargingProfileId": profile_id, "stackLevel": 1, "chargingProfilePurpose": "TxProfile" if transaction_id else "TxDefaultProfile",
+        "chargingProfileKind": "Absolute" if profile.start_date_time else "Relative", "chargingSchedule": schedule,
+    }
+    if transaction_id:
+        charging["transactionId"] = int(transaction_id)
+    return "SetChargingProfile", {"connectorId": connector_id, "csChargingProfiles": charging}
+
+
+def reset(hard: bool) -> tuple[str, dict[str, Any]]:
+    """The whole charge point restarts (1.6 has no reset of one connector)."""
+    return "Reset", {"type": "Hard" if hard else "Soft"}
 
 
 def composite_schedule(connector_id: int, duration: int) -> tuple[str, dict[str, Any]]:
@@ -256,3 +264,4 @@ CANCEL_RESULT: dict[str, model.CommandResultType] = {"Accepted": "ACCEPTED", "Re
 UNLOCK_RESULT: dict[str, model.CommandResultType] = {"Unlocked": "ACCEPTED", "UnlockFailed": "FAILED", "NotSupported": "NOT_SUPPORTED"}
 PROFILE_RESULT: dict[str, model.ChargingProfileResultType] = {"Accepted": "ACCEPTED", "Rejected": "REJECTED", "NotSupported": "REJECTED",
                                                               "Unknown": "UNKNOWN"}
+RESET_RESULT: dict[str, model.CommandResultType] = {"Accepted": "ACCEPTED", "Rejected": "REJECTED"}

@@ -225,7 +225,8 @@ def unlock(evse_id: int, connector_id: int) -> tuple[str, dict[str, Any]]:
     return "UnlockConnector", {"evseId": evse_id, "connectorId": connector_id}
 
 
-def set_profile(profile: model.ChargingProfile, evse_id: int, transaction_id: str, profile_id: int) -> tuple[str, dict[str, Any]]:
+def set_profile(profile: model.ChargingProfile, evse_id: int, transaction_id: str | None, profile_id: int) -> tuple[str, dict[str, Any]]:
+    """The transaction's TxProfile; without a transaction, the EVSE's TxDefaultProfile (its charges to come)."""
     schedule: dict[str, Any] = {
         "id": profile_id, "chargingRateUnit": profile.charging_rate_unit,
         "chargingSchedulePeriod": [{"startPeriod": p.start_period, "limit": float(p.limit)} for p in profile.charging_profile_period]
@@ -237,11 +238,18 @@ def set_profile(profile: model.ChargingProfile, evse_id: int, transaction_id: st
         schedule["startSchedule"] = profile.start_date_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if profile.min_charging_rate is not None:
         schedule["minChargingRate"] = float(profile.min_charging_rate)
-    return "SetChargingProfile", {"evseId": evse_id, "chargingProfile": {
-        "id": profile_id, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Absolute" if profile.start_date_time else "Relative", "transactionId": transaction_id,
-        "chargingSchedule": [schedule],
-    }}
+    charging: dict[str, Any] = {
+        "id": profile_id, "stackLevel": 1, "chargingProfilePurpose": "TxProfile" if transaction_id else "TxDefaultProfile",
+        "chargingProfileKind": "Absolute" if profile.start_date_time else "Relative", "chargingSchedule": [schedule],
+    }
+    if transaction_id:
+        charging["transactionId"] = transaction_id
+    return "SetChargingProfile", {"evseId": evse_id, "chargingProfile": charging}
+
+
+def reset(hard: bool) -> tuple[str, dict[str, Any]]:
+    """The whole station restarts: at once (hard), or once its transactions have ended (soft: OnIdle)."""
+    return "Reset", {"type": "Immediate" if hard else "OnIdle"}
 
 
 def composite_schedule(evse_id: int, duration: int) -> tuple[str, dict[str, Any]]:
@@ -275,3 +283,4 @@ CANCEL_RESULT: dict[str, model.CommandResultType] = {"Accepted": "ACCEPTED", "Re
 UNLOCK_RESULT: dict[str, model.CommandResultType] = {"Unlocked": "ACCEPTED", "UnlockFailed": "FAILED", "OngoingAuthorizedTransaction": "REJECTED",
                                                      "UnknownConnector": "REJECTED"}
 PROFILE_RESULT: dict[str, model.ChargingProfileResultType] = {"Accepted": "ACCEPTED", "Rejected": "REJECTED"}
+RESET_RESULT: dict[str, model.CommandResultType] = {"Accepted": "ACCEPTED", "Scheduled": "ACCEPTED", "Rejected": "REJECTED"}

@@ -3,7 +3,11 @@
 Canonical objects are keyed by owner party plus an OCPI id, so a REST id is both, readable and
 reversible without a lookup table. The key is the OCPI id as is (it may itself contain '-': only the
 first '-', after the 5-character party, separates). Site: location id; charge point: EVSE uid (unique
-within a CPO); charge: session id; CDR: CDR id; tariff: tariff id; token: uid under its issuing eMSP.
+within a CPO); charge: session id; CDR: CDR id; tariff: tariff id.
+
+A token is unique by uid *and type* under its eMSP (an RFID card and an app account may share a uid), so its
+key is `{TYPE}-{uid}` with the OCPI token type, e.g. `DEEMS-RFID-04A1B2C3`, `DEEMS-APP_USER-9f1c...`: no type
+has a '-', so the first '-' of the key ends it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from hub.model import PartyId
 
 _PARTY = 5  # 2-letter country code + 3-character party id
+TOKEN_TYPES = ("RFID", "APP_USER", "AD_HOC_USER", "OTHER")  # OCPI TokenType
 
 
 def make(owner: PartyId, key: str) -> str:
@@ -26,3 +31,18 @@ def parse(text: str) -> tuple[PartyId, str] | None:
     if sep != "-" or not key or len(party) != _PARTY or not (party.isascii() and party.isalnum()):
         return None
     return PartyId.of(party[:2], party[2:]), key
+
+
+def token(owner: PartyId, type_: str, uid: str) -> str:
+    return make(owner, f"{type_}-{uid}")
+
+
+def parse_token(text: str) -> tuple[PartyId, str, str] | None:
+    """(owner, type, uid) of a token id, or None."""
+    parsed = parse(text)
+    if parsed is None:
+        return None
+    type_, sep, uid = parsed[1].partition("-")
+    if not sep or not uid or type_.upper() not in TOKEN_TYPES:
+        return None
+    return parsed[0], type_.upper(), uid

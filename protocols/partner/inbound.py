@@ -7,7 +7,11 @@ Decisions a consumer can see:
 - manual states: available -> AVAILABLE, passive and maintenance -> INOPERATIVE (OCPI's "temporarily not available,
   e.g. maintenance": a read answers `passive` for both), error -> OUTOFORDER. Busy states come from chargers and
   sessions, never from a write;
-- `last_updated` is the hub's clock when the write arrives, never earlier than the object's current one.
+- `last_updated` is the hub's clock when the write arrives, never earlier than the object's current one;
+- a token's type: rfid -> RFID, app -> APP_USER, other -> OTHER; its contract id is its uid unless given, its
+  issuer the eMSP's name unless given (OCPI requires both);
+- a charging profile's periods start at 0 and go up (the charger would refuse anything else); a start time
+  without an offset is UTC.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ MANUAL_STATUS: dict[str, model.EvseStatus] = {"available": "AVAILABLE", "passive
                                                "error": "OUTOFORDER"}
 VOLTAGE = {"AC_1_PHASE": 230, "AC_2_PHASE": 230, "AC_2_PHASE_SPLIT": 230, "AC_3_PHASE": 230, "DC": 400}
 PHASES = {"AC_2_PHASE": 2, "AC_2_PHASE_SPLIT": 2, "AC_3_PHASE": 3}
+TOKEN_TYPES: dict[str, model.TokenType] = {"rfid": "RFID", "app": "APP_USER", "other": "OTHER"}
 UNSET = msgspec.UNSET
 
 
@@ -149,3 +154,54 @@ def evse_changes(owner: PartyId, current: model.Evse, body: wire.ChargePointPatc
     if changes:
         changes["last_updated"] = when
     return changes
+
+
+# --- tokens ---------------------------------------------------------------------------------------------------
+
+
+def token(owner: PartyId, body: wire.ChargeAuthTokenCreate, issuer: str) -> model.Token:
+    """A new, valid token of the eMSP `owner`; `issuer`: its name, unless the body names one."""
+    return model.Token(
+        country_code=owner.country_code, party_id=owner.party_id, uid=body.identifier, type=TOKEN_TYPES[body.type],
+        contract_id=body.contract_id or body.identifier, issuer=body.name or issuer[:64], valid=True, whitelist=body.whitelist,
+        last_updated=now(), visual_number=body.visual_number, group_id=body.group_id, language=body.language,
+    )
+
+
+def token_changes(current: model.Token, body: wire.ChargeAuthTokenPatch) -> dict[str, Any]:
+    """The canonical fields a PATCH changes (with last_updated when any does)."""
+    given = {"issuer": body.name, "visual_number": body.visual_number, "group_id": body.group_id, "whitelist": body.whitelist,
+             "language": body.language}
+    return _moved(current, {k: v for k, v in given.items() if v is not UNSET})
+
+
+def validity(current: model.Token, valid: bool) -> dict[str, Any]:
+    """Block (valid false) or unblock: the change, or none when it is so already."""
+    return _moved(current, {"valid": valid})
+
+
+def _moved(current: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    changes = {k: v for k, v in changes.items() if getattr(current, k) != v}
+    if changes:
+        changes["last_updated"] = now(current.last_updated)
+    return changes
+
+
+# --- commands -------------------------------------------------------------------------------------------------
+
+
+def charging_profile(body: wire.ChargingProfileInput) -> model.ChargingProfile:
+    periods = body.charging_profile_period
+    if periods[0].start_period != 0:
+        raise Invalid("the first period starts at 0", "chargingProfilePeriod[0].startPeriod")
+    for n in range(1, len(periods)):
+        if periods[n].start_period <= periods[n - 1].start_period:
+            raise Invalid("periods start later than the one before", f"chargingProfilePeriod[{n}].startPeriod")
+    start = body.start_date_time
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    return model.ChargingProfile(
+        charging_rate_unit=body.charging_rate_unit, start_date_time=start, duration=body.duration,
+        min_charging_rate=None if body.min_charging_rate is None else Decimal(repr(body.min_charging_rate)),
+        charging_profile_period=[model.ChargingProfilePeriod(p.start_period, Decimal(repr(p.limit))) for p in periods],
+    )

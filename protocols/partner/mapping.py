@@ -1,7 +1,8 @@
 """The canonical model -> partner REST wire types. Pure: no I/O.
 
 Decisions a consumer can see:
-- ids are `{CC}{PID}-{ocpi id}` (protocols/partner/ids.py); connectors' tariffIds are REST tariff ids too;
+- ids are `{CC}{PID}-{ocpi id}` (protocols/partner/ids.py), a token's `{CC}{PID}-{TYPE}-{uid}`; connectors'
+  tariffIds are REST tariff ids too;
 - money is in ISO 4217 minor units, rounded half-even; `cost`/`totalCost` are incl. VAT, or excl. VAT
   when the CPO sent no VAT figure (OCPI leaves incl_vat out when VAT does not apply);
 - the canonical model has no creation time: createdAt is the session start for a charge and
@@ -322,18 +323,42 @@ def charge_auth_token(token: model.Token, *, extras: Extras | None = None) -> wi
     extras = extras or _NO_EXTRAS
     owner = token.owner_party
     return wire.ChargeAuthToken(
-        id=ids.make(owner, token.uid),
+        id=ids.token(owner, token.type, token.uid),
         identifier=token.uid,
         type=AUTH_TYPES.get(token.type, "other"),
         contract_id=token.contract_id,
         visual_number=token.visual_number,
         name=token.issuer,
+        group_id=token.group_id,
+        language=token.language,
         valid=token.valid,
         blocked=not token.valid,
         whitelist=token.whitelist,
-        ocpi=wire.TokenOcpi(country_code=owner.country_code, party_id=owner.party_id, uid=token.uid),
+        ocpi=wire.TokenOcpi(country_code=owner.country_code, party_id=owner.party_id, uid=token.uid, type=token.type),
         created_at=extras.created_at or token.last_updated,
         updated_at=token.last_updated,
         partner_external_id=extras.partner_external_id,
         partner_custom_payload=extras.partner_custom_payload,
+    )
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+# a charger's answer (canonical CommandResult) -> the command's status; every other result is "rejected"
+COMMAND_STATUS: dict[str, wire.CommandStatus] = {"ACCEPTED": "accepted", "CANCELED_RESERVATION": "accepted", "FAILED": "failed",
+                                                 "TIMEOUT": "timeout"}
+COMMAND_REASONS = {
+    "REJECTED": "the charger rejected it", "EVSE_OCCUPIED": "the charge point is in use",
+    "EVSE_INOPERATIVE": "the charge point is out of order", "NOT_SUPPORTED": "the charger does not support it",
+    "FAILED": "the charger failed to do it", "TIMEOUT": "the charger did not answer in time (it may still act)",
+}
+
+
+def command_result(command_id: str, type_: wire.CommandType, result: model.CommandResult, charge_point_id: str,
+                   charge_id: str | None = None) -> wire.CommandResult:
+    said = "; ".join(m.text for m in result.message)
+    reason = COMMAND_REASONS.get(result.result)
+    return wire.CommandResult(
+        id=command_id, type=type_, status=COMMAND_STATUS.get(result.result, "rejected"),
+        message=f"{reason}: {said}" if reason and said else reason or said or None, charge_point_id=charge_point_id, charge_id=charge_id,
     )

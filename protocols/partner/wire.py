@@ -275,6 +275,7 @@ class TokenOcpi(Wire, kw_only=True):
     country_code: str  # the issuing eMSP
     party_id: str
     uid: str
+    type: model.TokenType  # a uid is unique per type only
 
 
 class ChargeAuthToken(Wire, kw_only=True):
@@ -286,6 +287,8 @@ class ChargeAuthToken(Wire, kw_only=True):
     contract_id: str
     visual_number: str | None = None
     name: str | None = None  # the issuer
+    group_id: str | None = None
+    language: str | None = None  # ISO 639-1
     valid: bool
     blocked: bool  # not valid: Monta's way of saying it
     whitelist: model.WhitelistType
@@ -401,6 +404,80 @@ class ChargePointPatch(Wire, kw_only=True):
     partner_custom_payload: Any = msgspec.UNSET
 
 
+# --- charge auth tokens (an eMSP's OCPI Tokens) ------------------------------------------------------------
+
+Language = Annotated[str, Meta(pattern=r"^[a-z]{2}$")]  # ISO 639-1
+
+
+class ChargeAuthTokenCreate(Wire, kw_only=True):
+    type: ChargeAuthType  # rfid -> RFID, app -> APP_USER, other -> OTHER
+    identifier: OcpiId  # the uid, as the charger reads it (an RFID's hex UID)
+    contract_id: _text(36) | None = None  # the eMAID; the identifier when not given
+    name: _text(64) | None = None  # the issuer; the eMSP's name when not given
+    visual_number: _text(64) | None = None
+    group_id: _text(36) | None = None
+    whitelist: model.WhitelistType = "ALWAYS"  # the hub hosts this eMSP: a CPO has nobody to ask in real time
+    language: Language | None = None
+    party: Party | None = None  # an admin credential names the eMSP it writes for (CC/PID)
+    partner_external_id: ExternalId | None = None
+    partner_custom_payload: Any = None
+
+
+class ChargeAuthTokenPatch(Wire, kw_only=True):
+    """Only the fields given change; null clears what may be empty. Blocking: POST .../block and .../unblock."""
+
+    name: _text(64) | msgspec.UnsetType = msgspec.UNSET
+    visual_number: _text(64) | None | msgspec.UnsetType = msgspec.UNSET
+    group_id: _text(36) | None | msgspec.UnsetType = msgspec.UNSET
+    whitelist: model.WhitelistType | msgspec.UnsetType = msgspec.UNSET
+    language: Language | None | msgspec.UnsetType = msgspec.UNSET
+    partner_external_id: ExternalId | None | msgspec.UnsetType = msgspec.UNSET
+    partner_custom_payload: Any = msgspec.UNSET
+
+
+# --- commands ------------------------------------------------------------------------------------------
+
+RestId = Annotated[str, Meta(min_length=1, max_length=100)]
+CommandType = Literal["start", "stop", "unlock", "reboot", "set-charging-profile"]
+CommandStatus = Literal["accepted", "rejected", "failed", "timeout"]
+
+
+class ChargeStart(Wire, kw_only=True):
+    charge_point_id: RestId
+    charge_auth_token_id: RestId
+
+
+class Reboot(Wire, kw_only=True):
+    type: Literal["soft", "hard"] = "soft"  # soft: when the charger is idle (2.0.1 OnIdle, 1.6 Soft); hard: at once
+
+
+class ChargingProfilePeriodInput(Wire, kw_only=True):
+    start_period: Annotated[int, Meta(ge=0, le=31 * 86_400)]  # seconds from the profile's start; the first is 0
+    limit: Annotated[float, Meta(ge=0, le=1_000_000)]  # in chargingRateUnit
+
+
+class ChargingProfileInput(Wire, kw_only=True):
+    """OCPI's ChargingProfile: limits from a start (the charge's, or startDateTime) on."""
+
+    charging_rate_unit: model.ChargingRateUnit  # W or A
+    start_date_time: DateTime | None = None
+    duration: Annotated[int, Meta(ge=1, le=31 * 86_400)] | None = None  # seconds
+    min_charging_rate: Annotated[float, Meta(ge=0, le=1_000_000)] | None = None
+    charging_profile_period: Annotated[list[ChargingProfilePeriodInput], Meta(min_length=1, max_length=24)]
+
+
+class CommandResult(Wire, kw_only=True):
+    """What the charger answered: accepted or rejected; failed (an error, or it disconnected while asked), timeout
+    (no answer within the OCPP call timeout: it may still act)."""
+
+    id: str  # the hub's id of the command
+    type: CommandType
+    status: CommandStatus
+    message: str | None = None
+    charge_point_id: str
+    charge_id: str | None = None  # the charge stopped (a started one appears in /charges once the charger starts it)
+
+
 # --- lists and errors ----------------------------------------------------------------------------
 
 
@@ -461,6 +538,10 @@ class ChargePointQuery(Paging, kw_only=True):
 DateTime = Annotated[datetime, Meta(extra_json_schema={"format": "date-time"})]
 
 
+class ChargeAuthTokenQuery(Paging, kw_only=True):
+    partner_external_id: ExternalId | None = None
+
+
 class ChargeQuery(Paging, kw_only=True):
     site_id: str | None = None
     charge_point_id: str | None = None
@@ -505,6 +586,8 @@ ERROR_CODES: dict[str, int] = {
     "VALIDATION_ERROR": 400,
     "METHOD_NOT_ALLOWED": 405,
     "CONFLICT": 409,
+    "CHARGE_POINT_NOT_CONTROLLABLE": 409,  # not a charger of the hub's own central system
+    "CHARGE_POINT_OFFLINE": 409,  # a charger of the hub's, not connected now
     "IDEMPOTENCY_KEY_REUSED": 422,
     "RATE_LIMITED": 429,
     "INTERNAL_ERROR": 500,

@@ -28,7 +28,7 @@ from hub.services.errors import NotFound
 from protocols.partner import inbound, wire
 from protocols.partner.api import Partner
 from protocols.partner.idempotency import once
-from protocols.partner.resources import CHARGE_POINTS, SITES, Key, Resource, fetch_one, key_of, rendered_one
+from protocols.partner.resources import CHARGE_POINTS, SITES, Key, Resource, fetch_one, rendered_one
 from hub.edge import Reply
 from protocols.partner.transport import API, ApiError, body
 
@@ -43,14 +43,16 @@ def _key(owner: PartyId, ident: str) -> Key:
     return owner.country_code, owner.party_id, ident.upper()
 
 
-async def _target(partner: Partner, consumer: Consumer, res: Resource, text: str, field: str | None = None) -> tuple[PartyId, Any]:
-    """(owner, object) of a write: the owner one the consumer writes for, the object one it may see (404 otherwise)."""
-    key = key_of(text)
+async def target(partner: Partner, consumer: Consumer, res: Resource, text: str, field: str | None = None,
+                 role: str = "CPO") -> tuple[PartyId, Any]:
+    """(owner, object) of a write: the owner one the consumer writes for (a party the hub hosts in `role`), the
+    object one it may see (404 otherwise)."""
+    key = res.key(text)
     missing = ApiError("RESOURCE_NOT_FOUND", f"no {res.noun} {text[:80]}", context={"field": field} if field else None)
     if key is None:
         raise missing
     try:
-        owner = partner.consumers.writer(consumer, _owner(key))
+        owner = partner.consumers.writer(consumer, _owner(key), role)
     except NotFound:
         raise missing from None
     found = await fetch_one(partner, consumer, res, key)
@@ -59,13 +61,13 @@ async def _target(partner: Partner, consumer: Consumer, res: Resource, text: str
     return owner, found
 
 
-async def _keep(partner: Partner, consumer: Consumer, kind: str, key: Key, external_id: Any, payload: Any,
-                created: datetime | None = None) -> None:
+async def keep(partner: Partner, consumer: Consumer, kind: str, key: Key, external_id: Any, payload: Any,
+               created: datetime | None = None) -> None:
     """The consumer's party's own fields for the object; recorded on a create even when none is given (createdAt)."""
     await partner.core.extras.put(partner.consumers.holder(consumer), kind, key, external_id, payload, created)
 
 
-def _party(text: str | None) -> PartyId | None:
+def named_party(text: str | None) -> PartyId | None:
     return None if text is None else PartyId.parse(text)
 
 
@@ -74,17 +76,17 @@ def _party(text: str | None) -> PartyId | None:
 
 async def _create_site(request: Request, partner: Partner, consumer: Consumer) -> Reply:
     data = await body(request, wire.SiteCreate)
-    owner = partner.consumers.writer(consumer, _party(data.party))
+    owner = partner.consumers.writer(consumer, named_party(data.party))
     loc = inbound.location(owner, data)
     payload = extras.encode(data.partner_custom_payload)
     await partner.core.objects.put_location(None, loc, new=True)
     key = _key(owner, loc.id)
-    await _keep(partner, consumer, "location", key, data.partner_external_id, payload, loc.last_updated)
+    await keep(partner, consumer, "location", key, data.partner_external_id, payload, loc.last_updated)
     return partner.ok(request, await rendered_one(partner, consumer, SITES, key, loc.id), 201)
 
 
 async def _patch_site(request: Request, partner: Partner, consumer: Consumer, text: str) -> Reply:
-    owner, loc = await _target(partner, consumer, SITES, text)
+    owner, loc = await target(partner, consumer, SITES, text)
     data = await body(request, wire.SitePatch)
     changes = inbound.location_changes(loc, data)
     payload = extras.encode(data.partner_custom_payload)
@@ -92,12 +94,12 @@ async def _patch_site(request: Request, partner: Partner, consumer: Consumer, te
         await partner.core.objects.patch_location(None, owner, loc.id, changes)
     key = _key(owner, loc.id)
     if data.partner_external_id is not UNSET or payload is not UNSET:
-        await _keep(partner, consumer, "location", key, data.partner_external_id, payload)
+        await keep(partner, consumer, "location", key, data.partner_external_id, payload)
     return partner.ok(request, await rendered_one(partner, consumer, SITES, key, text))
 
 
 async def _delete_site(request: Request, partner: Partner, consumer: Consumer, text: str) -> Reply:
-    owner, loc = await _target(partner, consumer, SITES, text)
+    owner, loc = await target(partner, consumer, SITES, text)
     await partner.core.objects.remove_location(None, owner, loc.id, inbound.now)
     return partner.no_content(request)
 
@@ -107,17 +109,17 @@ async def _delete_site(request: Request, partner: Partner, consumer: Consumer, t
 
 async def _create_charge_point(request: Request, partner: Partner, consumer: Consumer) -> Reply:
     data = await body(request, wire.ChargePointCreate)
-    owner, loc = await _target(partner, consumer, SITES, data.site_id, "siteId")
+    owner, loc = await target(partner, consumer, SITES, data.site_id, "siteId")
     evse = inbound.evse(owner, data)
     payload = extras.encode(data.partner_custom_payload)
     await partner.core.objects.put_evse(None, owner, loc.id, evse, new=True)
     key = _key(owner, evse.uid)
-    await _keep(partner, consumer, "evse", key, data.partner_external_id, payload, evse.last_updated)
+    await keep(partner, consumer, "evse", key, data.partner_external_id, payload, evse.last_updated)
     return partner.ok(request, await rendered_one(partner, consumer, CHARGE_POINTS, key, evse.uid), 201)
 
 
 async def _patch_charge_point(request: Request, partner: Partner, consumer: Consumer, text: str) -> Reply:
-    owner, view = await _target(partner, consumer, CHARGE_POINTS, text)
+    owner, view = await target(partner, consumer, CHARGE_POINTS, text)
     data = await body(request, wire.ChargePointPatch)
     changes = inbound.evse_changes(owner, view.evse, data)
     payload = extras.encode(data.partner_custom_payload)
@@ -128,12 +130,12 @@ async def _patch_charge_point(request: Request, partner: Partner, consumer: Cons
         await objects.patch_location(None, owner, view.location.id, changes, evse_uid=view.evse.uid)
     key = _key(owner, view.evse.uid)
     if data.partner_external_id is not UNSET or payload is not UNSET:
-        await _keep(partner, consumer, "evse", key, data.partner_external_id, payload)
+        await keep(partner, consumer, "evse", key, data.partner_external_id, payload)
     return partner.ok(request, await rendered_one(partner, consumer, CHARGE_POINTS, key, text))
 
 
 async def _delete_charge_point(request: Request, partner: Partner, consumer: Consumer, text: str) -> Reply:
-    owner, view = await _target(partner, consumer, CHARGE_POINTS, text)
+    owner, view = await target(partner, consumer, CHARGE_POINTS, text)
     removed: dict[str, Any] = {"status": "REMOVED", "last_updated": inbound.now(view.evse.last_updated)}
     await partner.core.objects.patch_location(None, owner, view.location.id, removed, evse_uid=view.evse.uid)
     return partner.no_content(request)
