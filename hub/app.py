@@ -27,6 +27,7 @@ from protocols.ocpi.v221.server import unmatched as ocpi_unmatched
 from protocols.ocpp.commands import ChargerCommands
 from protocols.ocpp.server import OcppServer
 from protocols.partner import openapi as partner_openapi
+from protocols.partner import webhooks as partner_webhooks
 from protocols.partner import transport as partner_transport
 from protocols.partner.server import router as partner_router
 
@@ -40,6 +41,7 @@ class Hub:
         self.client = OcpiClient(settings.hub_party, self.core.outbound, timeout=settings.forward_timeout)
         self.ocpi = Ocpi(self.core, self.client)
         self.core.senders["ocpi"] = OcpiPush(self.client, settings.hub_party)
+        partner_webhooks.install(self.core)
         self.core.charging.realtime = self.ocpi.realtime_authorize
         self.ocpp = OcppServer(self.core.charging, self.core.db, settings)
         ChargerCommands(self.ocpp, self.core.charging, self.core.commands).install()

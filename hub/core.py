@@ -19,6 +19,7 @@ from hub.services.listing import Listing
 from hub.services.dispatch import Dispatcher, Sender
 from hub.services.objects import Objects, Renderer
 from hub.services.parties import Parties
+from hub.services.webhooks import Webhooks
 from hub.settings import Settings
 from hub.store import locations, platforms, secrets
 from hub.store.db import Database, sqlite_path
@@ -32,8 +33,9 @@ class Core:
         self.db = Database(settings.database_url)
         self.secrets = secrets.from_settings(settings.secret_key, sqlite_path(settings.database_url))
         self.directory = Directory(self.db, settings.hub_party, self.secrets, settings.roaming_policy)
-        self.objects = Objects(self.db, self.directory, rendering, settings.page_cache_mb * 1024 * 1024)
-        self.parties = Parties(self.db, self.directory, self.secrets)
+        self.webhooks = Webhooks(self.db, self.directory, self.secrets)
+        self.objects = Objects(self.db, self.directory, rendering, self.webhooks, settings.page_cache_mb * 1024 * 1024)
+        self.parties = Parties(self.db, self.directory, self.secrets, self.webhooks)
         self.consumers = Consumers(self.db, self.directory, settings)
         self.listing = Listing(self.db, self.directory)
         self.extras = Extras(self.db)
@@ -44,10 +46,15 @@ class Core:
         self.dispatcher = Dispatcher(self.db, self.directory, self.parties, self.senders, settings)
         self.dispatcher.refresh = self.objects.refresh
         self.serving = False
-        policy = Policy(settings.ocpi_allow_private, [settings.base_url], [settings.port, settings.ocpp_port])
-        self.outbound = Outbound(policy, max_response_bytes=settings.outbound_max_response_bytes,
+        own = ([settings.base_url], [settings.port, settings.ocpp_port])
+        self.outbound = Outbound(Policy(settings.ocpi_allow_private, *own), max_response_bytes=settings.outbound_max_response_bytes,
                                  concurrency=settings.outbound_concurrency, queue=settings.outbound_queue,
                                  timeout=settings.forward_timeout)
+        # webhook receivers are anyone's URLs: their own policy (link-local and metadata addresses never) and timeout
+        self.webhook_outbound = Outbound(Policy(settings.webhook_allow_private, *own, link_local=False), max_response_bytes=64 * 1024,
+                                         concurrency=settings.outbound_concurrency, queue=settings.outbound_queue,
+                                         timeout=settings.webhook_timeout)
+        self.webhooks.verify = self.webhook_outbound.verify
 
     async def start(self) -> None:
         """The store and the directory: enough for a one-off command, whose changes a serving process hears of
@@ -72,4 +79,5 @@ class Core:
         if self.serving:
             await self.dispatcher.stop()
         await self.outbound.aclose()
+        await self.webhook_outbound.aclose()
         await self.db.close()

@@ -43,6 +43,7 @@ Origin = tuple[str, str, int]
 LANE_IDLE_SECONDS = 300.0  # a destination unused this long gives its connections back
 CONNECTION_IDLE_SECONDS = 30.0  # a kept-alive connection unused this long is closed (servers close theirs too)
 CONNECT_TIMEOUT = 5.0
+METADATA = frozenset({"169.254.169.254", "fd00:ec2::254", "100.100.100.200"})  # cloud instance metadata services
 
 
 class OutboundError(Exception):
@@ -106,8 +107,10 @@ def public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 class Policy:
     """Which destinations the hub may call."""
 
-    def __init__(self, allow_private: bool, own_urls: Iterable[str], own_ports: Iterable[int]) -> None:
+    def __init__(self, allow_private: bool, own_urls: Iterable[str], own_ports: Iterable[int], link_local: bool = True) -> None:
+        """`link_local`: may `allow_private` reach link-local addresses too (cloud metadata services live there)."""
         self.allow_private = allow_private
+        self.link_local = link_local
         self.own_origins = {origin(u) for u in own_urls if u}
         self.own_ports = {p for p in own_ports if p}
         self.local_ips = _local_addresses()
@@ -123,8 +126,11 @@ class Policy:
         local = ip.is_loopback or ip.is_unspecified or ip_text in self.local_ips
         if local and port in self.own_ports:
             raise Forbidden("the hub cannot call itself")
+        mapped = getattr(ip, "ipv4_mapped", None) or ip
+        if not self.link_local and (mapped.is_link_local or ip_text in METADATA):
+            raise Forbidden(f"{ip_text} is a link-local or metadata address")
         if not self.allow_private and not public_address(ip):
-            raise Forbidden(f"{ip_text} is not a public address (HUB_OCPI_ALLOW_PRIVATE allows it)")
+            raise Forbidden(f"{ip_text} is not a public address (the hub's *_ALLOW_PRIVATE setting allows it)")
 
     async def resolve(self, host: str, port: int) -> list[str]:
         """Every address of `host`, all checked: a name with one forbidden answer is refused."""

@@ -59,9 +59,20 @@ class Settings(Struct, kw_only=True, frozen=True):
     # partner API (/api/v1): lifetimes of the tokens a credential gets
     api_access_ttl: float = 3600.0  # seconds an access token works
     api_refresh_ttl: float = 86_400.0  # seconds a refresh token works (once)
+    # webhooks (hub/services/webhooks.py): what their URLs may point at, and how their deliveries are retried
+    webhook_allow_private: bool = False  # endpoints on loopback/private networks (link-local and metadata addresses never)
+    webhook_timeout: float = 15.0  # seconds an endpoint has to answer 2xx
+    # seconds after the first attempt at which each retry is due (Standard Webhooks' schedule, +-20% jitter);
+    # after the last the delivery has failed (replayable)
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
+    webhook_disable_after: float = 432_000.0  # seconds an endpoint may fail without a success before it is disabled
     # the key that encrypts the tokens the hub presents to others (hub/store/secrets.py); see README
     secret_key: str = ""
     log_level: str = "INFO"
+
+    @property
+    def webhook_retries(self) -> tuple[float, ...]:
+        return tuple(float(x) for x in self.webhook_retry_schedule.replace(" ", "").split(",") if x)
 
     @property
     def hub_party(self) -> PartyId:

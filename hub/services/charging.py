@@ -214,13 +214,20 @@ class Charging:
         grace = self._grace.pop(identity, None)
         if grace:
             grace.cancel()
-        await self.db.write(lambda tx: store.set_connection(tx, identity, self.db.instance, protocol))
+        await self.db.write(lambda tx: self._connection(tx, identity, self.db.instance, protocol))
 
     async def disconnected(self, identity: str) -> None:
         """After the grace period without a new connection its EVSEs become UNKNOWN to everyone."""
         self._tx = {k: v for k, v in self._tx.items() if k[0] != identity}
-        await self.db.write(lambda tx: store.set_connection(tx, identity, None))
+        await self.db.write(lambda tx: self._connection(tx, identity, None))
         self._grace[identity] = asyncio.get_running_loop().create_task(self._unknown_after_grace(identity))
+
+    def _connection(self, tx: Tx, identity: str, instance: str | None, protocol: str | None = None) -> None:
+        store.set_connection(tx, identity, instance, protocol)
+        charger = store.get(tx.conn, identity) if self.directory.hooks() else None
+        if charger is not None:
+            type_ = "charge_point.connected" if instance else "charge_point.disconnected"
+            self.objects.announce_charger(tx, charger.party, charger.location_id, identity, type_)
 
     async def _unknown_after_grace(self, identity: str) -> None:
         await asyncio.sleep(self.settings.ocpp_offline_grace)

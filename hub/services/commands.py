@@ -3,6 +3,9 @@
 The hub hands the receiver a `response_url` of its own, keeps the sender's, and relays the result when
 it arrives. A command for a party whose chargers the hub runs itself goes to a local executor instead
 (the OCPP central system); for every other party the protocol module forwards it.
+
+`run` is the other way to reach the hub's own chargers: it waits for the charger's answer and returns it (the
+partner API answers a command at once, with no response_url). It is recorded like every command.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ C = schema.commands
 
 # A local executor runs a command on the hub's own chargers: (record) -> the synchronous response.
 LocalExecutor = Callable[["CommandRecord"], Awaitable[Any]]
+# A runner asks a charger of the hub's own and waits: (record) -> the charger's answer (see Commands.run).
+Runner = Callable[["CommandRecord"], Awaitable[model.CommandResult]]
 
 
 class CommandRecord(msgspec.Struct, frozen=True):
@@ -58,6 +63,7 @@ class Commands:
         self.directory = directory
         self.objects = objects
         self.local: dict[str, LocalExecutor] = {}  # kind family ("command", "profile") -> executor
+        self.runner: Runner | None = None  # the central system's, when this process has one
 
     async def route(self, caller: Platform, sender: PartyId, request: model.CommandRequest, to: PartyId | None) -> PartyId:
         """Decide (and check) which CPO a command goes to. An eMSP acts only on what it may: its own tokens, Locations
@@ -154,6 +160,22 @@ class Commands:
             correlation_id=correlation_id, status="REQUESTED", request=row["request"],
         )
 
+    async def run(self, kind: str, sender: PartyId, receiver: PartyId, request: msgspec.Struct) -> tuple[str, model.CommandResult]:
+        """Ask a charger of the hub's own central system (`request` names its EVSE or Session) and wait for its
+        answer: (the command's id, the answer; TIMEOUT when it does not answer in time). Kept like every command,
+        with the answer as its result. A charger that cannot be asked raises instead: ReceiverOffline (not
+        connected), UnknownReceiver (no charger of the hub's there), UnknownSession (no transaction running)."""
+        if self.runner is None:
+            raise UnknownReceiver("this hub runs no central system")
+        record = await self.open(kind, sender, receiver, request, "", None)
+        try:
+            result = await self.runner(record)
+        except BaseException:
+            await self.responded(record.id, None, failed=True)
+            raise
+        await self.db.write(lambda tx: self._store_result(tx, record, result))
+        return record.id, result
+
     async def responded(self, command_id: str, response: msgspec.Struct | None, failed: bool = False) -> None:
         status = "FAILED" if failed else "RESPONDED"
         await self.db.write(lambda tx: _update(tx, command_id, status=status, response=encode(response).decode() if response else None))
@@ -168,7 +190,7 @@ class Commands:
             record = _record(row)
             if caller is not None and record.receiver not in caller.parties:
                 raise NotFound("unknown command")
-            _update(tx, command_id, status="RESULT", result=encode(result).decode())
+            self._store_result(tx, record, result)
             tx.notify("command", command_id)
             return record
 
@@ -181,7 +203,7 @@ class Commands:
         kind = "profileresult" if record.kind.endswith("_PROFILE") else "commandresult"
 
         def op(tx: Tx) -> None:
-            _update(tx, record.id, status="RESULT", result=encode(result).decode())
+            self._store_result(tx, record, result)
             tx.notify("command", record.id)
             if platform is not None:
                 draft = outbox.Draft(f"command:{record.id}", kind, "post", record.response_url, encode(result),
@@ -189,6 +211,13 @@ class Commands:
                 outbox.enqueue(tx, [platform.id], draft)
 
         await self.db.write(op)
+
+    def _store_result(self, tx: Tx, record: CommandRecord, result: msgspec.Struct) -> None:
+        """A command's result, kept, and announced to the webhooks of its sender and receiver (`command.result`)."""
+        _update(tx, record.id, status="RESULT", result=encode(result).decode())
+        data = {"id": record.id, "type": record.kind, "sender": str(record.sender), "receiver": str(record.receiver),
+                "result": getattr(result, "result", None), "message": [m.text for m in getattr(result, "message", None) or []]}
+        self.objects.webhooks.announce_to(tx, "command.result", {record.sender, record.receiver}, "command", data, f"command:{record.id}")
 
     async def get(self, command_id: str) -> CommandRecord | None:
         row = await self.db.read(lambda conn: conn.execute(sa.select(C).where(C.c.id == command_id)).first())

@@ -22,6 +22,7 @@ from hub.services.errors import HubError, Invalid, NotFound, NotPermitted
 from hub.services.scopes import Scopes
 from hub.settings import Settings
 from hub.store import consumers as store
+from hub.store import webhooks as webhook_store
 from hub.store.consumers import ConsumerRow, digest
 from hub.store.db import Database, Tx
 from hub.store.platforms import PlatformRow
@@ -116,7 +117,14 @@ class Consumers:
     async def revoke(self, client_id: str) -> None:
         """The credential and every token issued to it stop working at once, in every process."""
         now = _now_us()
-        if not await self.db.write(lambda tx: store.revoke(tx, client_id, now)):
+
+        def op(tx: Tx) -> bool:
+            if not store.revoke(tx, client_id, now):
+                return False
+            webhook_store.revoke_client(tx, client_id, "its credential was revoked")
+            return True
+
+        if not await self.db.write(op):
             raise NotFound(f"no credential {client_id}")
         log.info("partner API credential %s revoked", client_id)
 
@@ -181,41 +189,48 @@ class Consumers:
     # --- visibility --------------------------------------------------------------------------
 
     def reader(self, consumer: Consumer) -> Platform | None:
-        """What the consumer may see, as the hub's visibility rules take it: the platform that holds its party,
-        with only that party's roles (a platform holding several parties shows each credential only its own
-        party's share); for a party the hub hosts, a view of its own (id HOSTED). None for an admin: everything.
-        A party no longer known sees nothing."""
+        """What the consumer may see (None for an admin: everything): reader_of its party."""
         if consumer.admin or consumer.party is None:
             return None
-        party = consumer.party
-        rows = self.directory.party_rows(party)
-        held = next((r for r in rows if r.platform_id is not None), None)
-        if held is not None and (platform := self.directory.platform(held.platform_id)) is not None:  # type: ignore[arg-type]
-            return Platform(platform.row, tuple((p, r) for p, r in platform.roles if p == party))
-        roles = tuple((party, r.role) for r in rows if r.platform_id is None)
-        return Platform(_hosted_row(rows[0].name if rows else str(party), roles), roles)
-
+        return reader_of(self.directory, consumer.party)
 
     def holder(self, consumer: Consumer) -> PartyId:
         """The party whose own fields (hub/services/extras.py) a consumer keeps: its own; an admin's, the hub's."""
         return consumer.party or self.directory.hub_party
 
-    def writer(self, consumer: Consumer, named: PartyId | None) -> PartyId:
-        """The party a write of Locations acts for, as their owner: the consumer's own party, or for an admin the
-        party the request names (`named`: in the body, or the owner in the object's id). Only a CPO the hub hosts
-        has its Locations written here; one whose Locations come from its own OCPI platform writes them there
-        (NotPermitted). Another party's object is NotFound for a party's credential: it never learns it exists."""
+    def writer(self, consumer: Consumer, named: PartyId | None, role: str = "CPO") -> PartyId:
+        """The party a write of its own data acts for, as its owner: the consumer's own party, or for an admin the
+        party the request names (`named`: in the body, or the owner in the object's id). Only a party the hub hosts
+        in `role` has that data written here (a CPO its Locations, an eMSP its Tokens); one whose data comes from
+        its own OCPI platform writes it there (NotPermitted). Another party's object is NotFound for a party's
+        credential: it never learns it exists."""
+        article, data = _WRITES[role]
         party = named if consumer.admin else consumer.party
         if party is None:
             raise Invalid("an admin credential writes for a party the hub hosts: name it (CC/PID)", "party")
         rows = self.directory.party_rows(party)
         if any(r.platform_id is not None for r in rows):
-            raise NotPermitted(f"{party}'s locations come from its own OCPI platform: change them there")
-        if not any(r.role == "CPO" for r in rows):
-            raise NotPermitted(f"{party} is not a CPO the hub hosts: it has no locations to write")
+            raise NotPermitted(f"{party}'s {data} come from its own OCPI platform: change them there")
+        if not any(r.role == role for r in rows):
+            raise NotPermitted(f"{party} is not {article} the hub hosts: it has no {data} to write")
         if not consumer.admin and named is not None and named != party:
             raise NotFound("no such object")
         return party
+
+
+_WRITES = {"CPO": ("a CPO", "locations"), "EMSP": ("an eMSP", "tokens")}  # role -> (as said, the data it writes)
+
+
+def reader_of(directory: Directory, party: PartyId) -> Platform:
+    """What a credential acting for `party` may see, as the hub's visibility rules take it: the platform that holds
+    the party, with only that party's roles (a platform holding several parties shows each credential only its own
+    party's share); for a party the hub hosts, a view of its own (id HOSTED). A party no longer known sees nothing."""
+    rows = directory.party_rows(party)
+    held = next((r for r in rows if r.platform_id is not None), None)
+    if held is not None and (platform := directory.platform(held.platform_id)) is not None:  # type: ignore[arg-type]
+        return Platform(platform.row, tuple((p, r) for p, r in platform.roles if p == party))
+    roles = tuple((party, r.role) for r in rows if r.platform_id is None)
+    return Platform(_hosted_row(rows[0].name if rows else str(party), roles), roles)
 
 
 def _hosted_row(name: str, roles: tuple[tuple[PartyId, str], ...]) -> PlatformRow:

@@ -17,8 +17,10 @@ import msgspec
 import sqlalchemy as sa
 
 from hub.model import PartyId
+from hub.services.scopes import ADMIN_ONLY, EVENT_TYPES, Scopes
 from hub.store import platforms as store
 from hub.store import schema
+from hub.store import webhooks as webhook_store
 from hub.store.db import Database
 from hub.store.platforms import PartyRow, PlatformRow, token_hash
 from hub.store.secrets import Secrets
@@ -51,12 +53,35 @@ class Platform(msgspec.Struct, frozen=True):
         return self.row.status == "CONNECTED"
 
 
+class Hook(msgspec.Struct, frozen=True):
+    """A webhook endpoint as the fan-out and its sender see it (its secrets opened: the current one first)."""
+
+    id: int  # its platform's: the outbox destination
+    party: PartyId | None  # its credential's (None: an admin)
+    admin: bool
+    scopes: Scopes
+    event_types: frozenset[str] | None  # None: every type the credential may read
+    url: str
+    format: str
+    secrets: tuple[str, ...]
+    status: str
+
+    def takes(self, type_: str) -> bool:
+        """Subscribed to `type_`, allowed to read what it is about, and enabled."""
+        if self.status != "CONNECTED" or (self.event_types is not None and type_ not in self.event_types):
+            return False
+        entity = EVENT_TYPES.get(type_)
+        return (self.admin or type_ not in ADMIN_ONLY) and (entity is None or self.scopes.allows(entity, "read"))
+
+
 class Snapshot(msgspec.Struct, frozen=True):
     platforms: dict[int, Platform]
     parties: list[PartyRow]
     by_token: dict[str, int]
     by_party: dict[PartyId, list[PartyRow]]
     agreements: frozenset[tuple[PartyId, PartyId]]  # (cpo, emsp)
+    hooks: tuple[Hook, ...] = ()
+    hook_by_id: dict[int, Hook] = {}
 
 
 def _load(conn: sa.Connection, secrets: Secrets) -> Snapshot:
@@ -80,13 +105,25 @@ def _load(conn: sa.Connection, secrets: Secrets) -> Snapshot:
         (PartyId(x.cpo_country_code, x.cpo_party_id), PartyId(x.emsp_country_code, x.emsp_party_id))
         for x in conn.execute(sa.select(a))
     )
+    hooks = tuple(_hook(h, secrets, now) for h in webhook_store.hooks(conn))
     return Snapshot(
         platforms={r.id: Platform(r, tuple(roles.get(r.id, ()))) for r in rows},
         parties=parties,
         by_token=by_token,
         by_party=by_party,
         agreements=agreements,
+        hooks=tuple(h for h in hooks if h.status == "CONNECTED"),
+        hook_by_id={h.id: h for h in hooks},
     )
+
+
+def _hook(row: webhook_store.HookRow, secrets: Secrets, now: float) -> Hook:
+    e = row.endpoint
+    keys = [secrets.open(e.secret)]
+    if e.prev_secret and (e.prev_until_us or 0) > now:
+        keys.append(secrets.open(e.prev_secret))
+    types = None if e.event_types == ("*",) else frozenset(e.event_types)
+    return Hook(e.id, row.party, row.admin, Scopes.parse(row.scopes), types, e.url, e.format, tuple(keys), e.status)
 
 
 class Directory:
@@ -136,6 +173,13 @@ class Directory:
 
     def platforms(self) -> Iterable[Platform]:
         return self.snap.platforms.values()
+
+    def hooks(self) -> tuple[Hook, ...]:
+        """The enabled webhook endpoints."""
+        return self.snap.hooks
+
+    def hook(self, endpoint_id: int) -> Hook | None:
+        return self.snap.hook_by_id.get(endpoint_id)
 
     def party_rows(self, party: PartyId) -> list[PartyRow]:
         return self.snap.by_party.get(party, [])

@@ -12,7 +12,8 @@ Outcomes:
 - transport trouble or a server error: the event is tried again after the lane's backoff (exponential with
   jitter); while the destination fails the lane sends one event at a time. A destination goes OFFLINE on its
   own health, when it has failed without a success for `offline_after` seconds, not on one event's count;
-- busy (the hub's own budget for the destination was in use): tried again shortly, no attempt counted.
+- busy (the hub's own budget for the destination was in use): kept at the head of the lane's queue and tried again
+  shortly, nothing written and no attempt counted (many lanes to one host must not turn into a storm of writes).
 
 An OFFLINE destination does not queue: its events become stale objects (hub/store/outbox.py) that are sent
 as they are now when it is back. A still-alive check asks OFFLINE platforms (OCPI: GET versions).
@@ -44,7 +45,7 @@ WINDOW = 512  # open events a lane reads at once
 PREFETCH = 256  # events a lane claims beyond those it can send right away (one read and one claim for many sends)
 BEAT_SECONDS = 1.0
 PROCESS_TIMEOUT_US = 5_000_000  # a process silent this long is gone
-BUSY_RETRY_US = 200_000
+BUSY_PAUSE = 0.05  # seconds a lane waits when the hub's own budget for its destination was in use
 COMPACT_AT = 8  # changes of one object waiting for a destination before it gets the object as it is instead
 PRUNE_SECONDS = 600.0
 SWEEP_SECONDS = 5.0  # how often every lane with work is woken, whatever was announced (a process that died)
@@ -55,10 +56,12 @@ Refresh = Callable[[Platform, list[str]], Awaitable[None]]  # queue the current 
 class Delivery(msgspec.Struct, frozen=True):
     outcome: Literal["ok", "retry", "refused", "busy"]  # busy: the hub's own budget for the destination was in use
     detail: str = ""
+    retry_in: float | None = None  # seconds to the next attempt when the sender knows (Retry-After, its own schedule)
 
 
 class Sender(Protocol):
-    """What a protocol module offers the dispatcher."""
+    """What a protocol module offers the dispatcher. It may also say, as `offline_after`, how long its destinations
+    may fail without a success before they are OFFLINE (the `offline_after` setting otherwise)."""
 
     async def deliver(self, platform: Platform, event: Event) -> Delivery: ...
 
@@ -78,9 +81,9 @@ class Health:
 
     TOUCH_SECONDS = 5.0  # the last successful exchange is written at most this often
 
-    def __init__(self, parties: Parties, offline_after: float) -> None:
+    def __init__(self, parties: Parties, offline_after: Callable[[int], float]) -> None:
         self.parties = parties
-        self.offline_after = offline_after
+        self.offline_after = offline_after  # of a platform
         self.failing_since: dict[int, float] = {}
         self.touched: dict[int, float] = {}
 
@@ -93,9 +96,10 @@ class Health:
 
     async def failed(self, platform_id: int, detail: str) -> None:
         since = self.failing_since.setdefault(platform_id, time.monotonic())
-        if time.monotonic() - since >= self.offline_after:
+        limit = self.offline_after(platform_id)
+        if time.monotonic() - since >= limit:
             self.failing_since.pop(platform_id, None)
-            await self.parties.went_offline(platform_id, f"failing for {self.offline_after:g} s: {detail}")
+            await self.parties.went_offline(platform_id, f"failing for {limit:g} s: {detail}")
 
 
 class Lane:
@@ -220,13 +224,13 @@ class Lane:
         self.wake()
 
     async def _settle(self, event: Event, result: Delivery) -> None:
-        if result.outcome == "busy":
-            self.held[event.seq] = event.stream
-            self.d.record(self, Outcome(event.seq, "pending", "", now_us() + BUSY_RETRY_US, counted=False))
+        if result.outcome == "busy":  # kept, first in line, and nothing written: no attempt was made
+            self.queue.appendleft(event)
+            self.backoff_until = max(self.backoff_until, time.monotonic() + BUSY_PAUSE)
             return
         if result.outcome == "retry":
             self.failures += 1
-            delay = self.d.backoff(_Attempt(self.failures))  # type: ignore[arg-type]
+            delay = result.retry_in if result.retry_in is not None else self.d.backoff(_Attempt(self.failures))  # type: ignore[arg-type]
             self.backoff_until = time.monotonic() + delay
             self.held[event.seq] = event.stream
             self.d.record(self, Outcome(event.seq, "pending", result.detail, now_us() + int(delay * 1e6)))
@@ -258,7 +262,7 @@ class Dispatcher:
         self.parties = parties
         self.senders = senders
         self.settings = settings
-        self.health = Health(parties, settings.offline_after)
+        self.health = Health(parties, self._offline_after)
         self.backoff = tenacity.wait_random_exponential(multiplier=0.5, max=settings.outbox_backoff_max)
         self.lanes: dict[int, Lane] = {}
         self.alive: set[str] = {db.instance}
@@ -270,8 +274,13 @@ class Dispatcher:
         self._started_us = now_us()
         # A dead process's claims are taken over once it is gone and the requests it had sent have timed out: until
         # then one may still land at the receiver, after (and over) a newer change sent again by another process
-        self.gone_after_us = PROCESS_TIMEOUT_US + int(settings.forward_timeout * 1e6)
+        self.gone_after_us = PROCESS_TIMEOUT_US + int(max(settings.forward_timeout, settings.webhook_timeout) * 1e6)
         db.subscribe(self._on_change)
+
+    def _offline_after(self, platform_id: int) -> float:
+        platform = self.directory.platform(platform_id)
+        sender = self.senders.get(platform.row.protocol) if platform else None
+        return getattr(sender, "offline_after", None) or self.settings.offline_after
 
     def _on_change(self, topic: str, payload: str) -> None:
         if topic == "outbox" and self._tasks:

@@ -21,6 +21,7 @@ from hub.services import visibility
 from hub.services.catalog import Catalog, change_payload
 from hub.services.directory import Directory, Platform
 from hub.services.errors import Conflict, Exists, Invalid, NotFound, NotOwner, UnknownLocation
+from hub.services.webhooks import Webhooks
 from hub.store import documents as docs
 from hub.store import locations, outbox
 from hub.store.db import Database, Tx
@@ -50,10 +51,11 @@ def _check_patch(changes: dict[str, Any]) -> None:
 
 
 class Objects:
-    def __init__(self, db: Database, directory: Directory, rendering: Renderer, page_cache_bytes: int = 0) -> None:
+    def __init__(self, db: Database, directory: Directory, rendering: Renderer, webhooks: Webhooks, page_cache_bytes: int = 0) -> None:
         self.db = db
         self.directory = directory
         self.rendering = rendering
+        self.webhooks = webhooks
         whole = lambda conn, keys: locations.rendered_by_keys(conn, keys, rendering.assemble_location)  # noqa: E731
         self.catalogs = {
             "location": Catalog(db, docs.LOCATION, page_cache_bytes // 2, whole),
@@ -117,6 +119,36 @@ class Objects:
     @staticmethod
     def _stream(kind: docs.Kind, obj: Any) -> str:
         return f"{kind.name}:" + "/".join(kind.key(obj))
+
+    def _announce(self, tx: Tx, type_: str, kind: docs.Kind, obj: Any, audience: frozenset[PartyId] = visibility.NOBODY) -> None:
+        """Webhook events of a change (whoever made it, also when the caller forwards it itself)."""
+        self.webhooks.announce(tx, type_, kind.name, obj, self._stream(kind, obj), audience=audience)
+
+    def _announce_evse(self, tx: Tx, loc: model.Location, evse: model.Evse, before: model.Evse | None, created: bool,
+                       audience: frozenset[PartyId]) -> None:
+        if created:
+            type_ = "charge_point.created"
+        elif evse.status == "REMOVED" and (before is None or before.status != "REMOVED"):
+            type_ = "charge_point.deleted"
+        elif before is not None and before.status != evse.status:
+            type_ = "charge_point.status_changed"
+        else:
+            type_ = "charge_point.updated"
+        self.webhooks.announce(tx, type_, "evse", evse, _evse_stream(loc, evse), site=loc, audience=audience)
+
+    def announce_charger(self, tx: Tx, owner: PartyId, location_id: str, identity: str, type_: str) -> None:
+        """A webhook event about each EVSE of a charger of the hub's central system (it connected, disconnected)."""
+        if not self.directory.hooks():
+            return
+        stored = locations.get(tx.conn, (owner.country_code, owner.party_id, location_id.upper()))
+        if stored is None:
+            return
+        prefix = f"{identity.upper()}-"
+        shell = locations.shell_of(stored.obj)
+        for evse in stored.obj.evses:
+            if evse.uid.upper().startswith(prefix) and evse.uid[len(prefix):].isdigit():
+                self.webhooks.announce(tx, type_, "evse", evse, _evse_stream(shell, evse), site=shell,
+                                       audience=visibility.audience_set(stored.audience))
 
     # --- objects a platform must get again, as they are now ---------------------------------------------
 
@@ -281,8 +313,10 @@ class Objects:
                 raise Exists(f"location {loc.id} exists already") from None
             raise
 
-    def _put_location(self, tx: Tx, loc: model.Location, source: int | None, correlation_id: str | None, deliver: bool) -> bool:
+    def _put_location(self, tx: Tx, loc: model.Location, source: int | None, correlation_id: str | None, deliver: bool,
+                      removed: bool = False) -> bool:
         created, audience = self._save(tx, docs.LOCATION, loc, source)
+        self._announce(tx, "site.deleted" if removed else "site.created" if created else "site.updated", docs.LOCATION, loc, audience)
         if deliver:
             event = outbox.Draft(self._stream(docs.LOCATION, loc), "location", "put", _path(loc), docs.encode(loc))
             self._fan_out(tx, "location", loc, source, event, correlation_id, audience)
@@ -305,7 +339,7 @@ class Objects:
                                "its last EVSE is REMOVED")
             at = when(loc.last_updated)
             removed = [e if e.status == "REMOVED" else msgspec.structs.replace(e, status="REMOVED", last_updated=at) for e in loc.evses]
-            self._put_location(tx, msgspec.structs.replace(loc, evses=removed, last_updated=at), source, None, True)
+            self._put_location(tx, msgspec.structs.replace(loc, evses=removed, last_updated=at), source, None, True, removed=True)
 
         await self.db.write(op)
 
@@ -320,6 +354,7 @@ class Objects:
         created = []
         for loc in locs:
             new, audience = self._save(tx, docs.LOCATION, loc, source)
+            self._announce(tx, "site.created" if new else "site.updated", docs.LOCATION, loc, audience)
             event = outbox.Draft(self._stream(docs.LOCATION, loc), "location", "put", _path(loc), docs.encode(loc))
             self._fan_out(tx, "location", loc, source, event, correlation_id, audience)
             created.append(new)
@@ -374,10 +409,14 @@ class Objects:
                 created, target = False, _patch_location(stored.obj, changes)  # type: ignore[arg-type]
                 loc = target
             else:  # one EVSE (or its connector) changes: its row and the Location's own fields are written
-                created, target, evse, position = _evse_change(tx.conn, key, level, op_name, new, changes, evse_uid, connector_id)
+                created, target, evse, before, position = _evse_change(tx.conn, key, level, op_name, new, changes, evse_uid, connector_id)
                 locations.save_evse(tx, key, evse, position, self.rendering)
                 loc = _replace(stored.obj, {"last_updated": max(stored.obj.last_updated, target.last_updated)})
             _, audience = self._save(tx, docs.LOCATION, loc, source, exists=True, whole=level == "location")
+            if level == "location":
+                self._announce(tx, "site.updated", docs.LOCATION, loc, audience)
+            else:
+                self._announce_evse(tx, loc, evse, before, created and level == "evse", audience)
             if deliver:
                 path = _path(loc) + (f"/{evse_uid}" if evse_uid else "") + (f"/{connector_id}" if connector_id else "")
                 fields = tuple(changes) if changes is not None else None
@@ -397,6 +436,7 @@ class Objects:
 
         def op(tx: Tx) -> bool:
             created, _ = self._save(tx, docs.TARIFF, tariff, source)
+            self._announce(tx, "tariff.created" if created else "tariff.updated", docs.TARIFF, tariff)
             if deliver:
                 event = outbox.Draft(self._stream(docs.TARIFF, tariff), "tariff", "put", _path(tariff), docs.encode(tariff))
                 self._fan_out(tx, "tariff", tariff, source, event, correlation_id)
@@ -417,6 +457,7 @@ class Objects:
                 raise NotFound(f"unknown tariff {tariff_id}")
             docs.delete(tx.conn, docs.TARIFF, key)
             tx.notify("tariff", change_payload(key, None, None))
+            self._announce(tx, "tariff.deleted", docs.TARIFF, stored.obj)
             if deliver:
                 t = stored.obj
                 event = outbox.Draft(self._stream(docs.TARIFF, t), "tariff", "delete", _path(t), b"{}")
@@ -435,6 +476,7 @@ class Objects:
         def op(tx: Tx) -> bool:
             created, _ = self._save(tx, docs.TOKEN, token, source)
             self._refresh_audiences(tx)
+            self._announce(tx, "charge_auth_token.created" if created else "charge_auth_token.updated", docs.TOKEN, token)
             if deliver:
                 event = outbox.Draft(self._stream(docs.TOKEN, token), "token", "put", _path(token), docs.encode(token))
                 self._fan_out(tx, "token", token, source, event, correlation_id)
@@ -444,8 +486,9 @@ class Objects:
 
     async def patch_token(
         self, caller: Platform | None, owner: PartyId, uid: str, type_: str, changes: dict[str, Any], *,
-        correlation_id: str | None = None, deliver: bool = True,
+        correlation_id: str | None = None, deliver: bool = True, deleted: bool = False,
     ) -> None:
+        """`deleted`: its owner deleted it (OCPI knows no delete of a Token: it only becomes invalid)."""
         _check_patch(changes)
         self.check_owner(caller, owner, "token")
         source = caller.id if caller else None
@@ -458,6 +501,7 @@ class Objects:
             token = _replace(stored.obj, changes)
             self._save(tx, docs.TOKEN, token, source, exists=True)
             self._refresh_audiences(tx)
+            self._announce(tx, "charge_auth_token.deleted" if deleted else "charge_auth_token.updated", docs.TOKEN, token)
             if deliver:
                 event = outbox.Draft(self._stream(docs.TOKEN, token), "token", "patch", _path(token), docs.encode(token), tuple(changes))
                 self._fan_out(tx, "token", token, source, event, correlation_id)
@@ -476,6 +520,7 @@ class Objects:
 
         def op(tx: Tx) -> bool:
             created, _ = self._save(tx, docs.SESSION, session, source, exists)
+            self._announce(tx, _charge_event(session, created), docs.SESSION, session)
             if deliver:
                 event = outbox.Draft(self._stream(docs.SESSION, session), "session", "put", _path(session), docs.encode(session))
                 self._fan_out(tx, "session", session, source, event, correlation_id)
@@ -506,6 +551,7 @@ class Objects:
                 applied.pop("charging_periods", None)
             session = _replace(stored.obj, applied)
             self._save(tx, docs.SESSION, session, source, exists=True)
+            self._announce(tx, _charge_event(session, False, "status" in changes), docs.SESSION, session)
             if deliver:
                 event = outbox.Draft(
                     self._stream(docs.SESSION, session), "session", "patch", _path(session),
@@ -526,6 +572,7 @@ class Objects:
 
         def op(tx: Tx) -> None:
             self._save(tx, docs.CDR, cdr, source, exists=False)  # the primary key refuses a second one
+            self._announce(tx, "cdr.created", docs.CDR, cdr)
             if deliver:
                 event = outbox.Draft(self._stream(docs.CDR, cdr), "cdr", "post", _path(cdr), docs.encode(cdr))
                 self._fan_out(tx, "cdr", cdr, source, event, correlation_id)
@@ -534,6 +581,18 @@ class Objects:
             await self.db.write(op)
         except sa.exc.IntegrityError:
             raise Invalid(f"CDR {cdr.id} exists already; send a credit CDR to correct it", "id") from None
+
+
+def _evse_stream(loc: model.Location, evse: model.Evse) -> str:
+    return "evse:" + "/".join((*docs.LOCATION.key(loc), evse.uid.upper()))
+
+
+def _charge_event(session: model.Session, created: bool, status_changed: bool = True) -> str:
+    if status_changed and session.status == "COMPLETED":
+        return "charge_transaction.completed"
+    if status_changed and session.status == "INVALID":
+        return "charge_transaction.failed"
+    return "charge_transaction.started" if created else "charge_transaction.updated"
 
 
 def _key_of(text: str, typed: bool) -> list[str]:
@@ -549,18 +608,18 @@ def _get(conn: sa.Connection, kind: docs.Kind, key: Sequence[str]) -> docs.Store
 def _evse_change(
     conn: sa.Connection, key: Sequence[str], level: str, op_name: str, new: Any, changes: dict[str, Any] | None,
     evse_uid: str | None, connector_id: str | None,
-) -> tuple[bool, Any, model.Evse, int | None]:
+) -> tuple[bool, Any, model.Evse, model.Evse | None, int | None]:
     """A PUT or PATCH of an EVSE or of one of its connectors: (is it new, what changed as sent, the EVSE as it
-    is now, its place in the Location: None for a new one). A connector's last_updated moves its EVSE's."""
+    is now, as it was, its place in the Location: None for a new one). A connector's last_updated moves its EVSE's."""
     found = locations.evse(conn, key, evse_uid, for_update=True)  # type: ignore[arg-type]
     evse, position = found if found is not None else (None, None)
     if level == "evse":
         if op_name == "put":
-            return evse is None, new, new, position
+            return evse is None, new, new, evse, position
         if evse is None:
             raise NotFound(f"unknown EVSE {evse_uid}")
         target = _patch_evse(evse, changes)  # type: ignore[arg-type]
-        return False, target, target, position
+        return False, target, target, evse, position
     if evse is None:
         raise NotFound(f"unknown EVSE {evse_uid}")
     conn_ = next((c for c in evse.connectors if c.id.upper() == connector_id.upper()), None)  # type: ignore[union-attr]
@@ -570,8 +629,8 @@ def _evse_change(
         raise NotFound(f"unknown connector {connector_id}")
     else:
         created, target = False, _replace(conn_, changes)  # type: ignore[arg-type]
-    evse = _replace(evse, {"connectors": merge_by(evse.connectors, [target], "id"), "last_updated": max(evse.last_updated, target.last_updated)})
-    return created, target, evse, position
+    changed = _replace(evse, {"connectors": merge_by(evse.connectors, [target], "id"), "last_updated": max(evse.last_updated, target.last_updated)})
+    return created, target, changed, evse, position
 
 
 def _path(obj: Any) -> str:

@@ -20,9 +20,11 @@ from hub.model import PartyId
 from hub.services import visibility
 from hub.services.directory import Directory, Platform
 from hub.services.errors import Invalid
+from hub.services.webhooks import Webhooks
 from hub.store import documents as docs
 from hub.store import locations, outbox
 from hub.store import platforms as store
+from hub.store.webhooks import PROTOCOL as WEBHOOK
 from hub.store.db import Database, Tx
 from hub.store.documents import from_us, now_us
 from hub.store.secrets import Secrets
@@ -40,10 +42,11 @@ def new_token() -> str:
 
 
 class Parties:
-    def __init__(self, db: Database, directory: Directory, secrets: Secrets) -> None:
+    def __init__(self, db: Database, directory: Directory, secrets: Secrets, webhooks: Webhooks) -> None:
         self.db = db
         self.directory = directory
         self.secrets = secrets
+        self.webhooks = webhooks
         self.on_return: list[ReturnHook] = []
 
     async def _write(self, op: Callable[[Tx], object]) -> object:
@@ -214,11 +217,16 @@ class Parties:
             await self.db.write(lambda tx: self._announce(tx, platform))
 
     def _announce(self, tx: Tx, about: Platform) -> None:
-        """ClientInfo of `about`'s parties to every other connected platform that takes ClientInfo."""
+        """ClientInfo of `about`'s parties to every other connected platform that takes ClientInfo; its status to the
+        admins' webhooks (`partner.status_changed`)."""
         targets = [p.id for p in self.directory.platforms() if p.connected and p.id != about.id and "clientinfo" in p.row.receives]
         status = about.row.status
         for party, role in about.roles:
             outbox.enqueue(tx, targets, _clientinfo_draft(party, role, status))
+        if about.row.protocol != WEBHOOK:
+            data = {"id": about.id, "name": about.row.name, "protocol": about.row.protocol, "version": about.row.version, "status": status,
+                    "parties": [{"countryCode": p.country_code, "partyId": p.party_id, "role": r} for p, r in about.roles]}
+            self.webhooks.announce_to(tx, "partner.status_changed", set(), "partner", data, f"partner:{about.id}")
 
     def _clientinfo_to(self, tx: Tx, platform: Platform) -> None:
         """Every party the hub knows, to one platform (after it registers or comes back)."""

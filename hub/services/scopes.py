@@ -12,6 +12,20 @@ ENTITIES = ("sites", "charge-points", "charges", "cdrs", "charge-auth-tokens", "
 PERMISSIONS = ("read", "write", "delete")  # in ladder order
 ALL = "all"
 
+# every webhook event type, with the entity a credential must be allowed to read to get it (None: any credential)
+EVENT_TYPES: dict[str, str | None] = {
+    **{f"charge_transaction.{e}": "charges" for e in ("started", "updated", "completed", "failed")},
+    **{f"charge_point.{e}": "charge-points" for e in ("created", "updated", "deleted", "status_changed", "connected", "disconnected")},
+    **{f"site.{e}": "sites" for e in ("created", "updated", "deleted")},
+    "cdr.created": "cdrs",
+    **{f"charge_auth_token.{e}": "charge-auth-tokens" for e in ("created", "updated", "deleted")},
+    **{f"tariff.{e}": "tariffs" for e in ("created", "updated", "deleted")},
+    "command.result": "charges",
+    "partner.status_changed": "partners",
+    "webhook.test": None,
+}
+ADMIN_ONLY = frozenset({"partner.status_changed"})
+
 
 class Scopes:
     """The highest permission granted per entity (or for `all`)."""

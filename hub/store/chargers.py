@@ -142,6 +142,15 @@ def at_location(conn: sa.Connection, party: PartyId, location_id: str) -> list[C
     return [_charger(r) for r in rows]
 
 
+def link(conn: sa.Connection, party: PartyId, location_id: str, identity: str) -> tuple[str, bool, int | None] | None:
+    """(identity as registered, connected, when it last connected) of the charger `identity` (any case) at a Location."""
+    for r in conn.execute(sa.select(C.c.identity, C.c.instance, C.c.connected_us).where(
+            C.c.country_code == party.country_code, C.c.party_id == party.party_id, C.c.location_id == location_id.upper())):
+        if r.identity.upper() == identity.upper():
+            return r.identity, r.instance is not None, r.connected_us
+    return None
+
+
 def add(tx: Tx, identity: str, party: PartyId, location_id: str, password: str | None, connector: ConnectorTemplate) -> None:
     values = {
         "country_code": party.country_code, "party_id": party.party_id, "location_id": location_id.upper(),

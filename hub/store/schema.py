@@ -386,3 +386,22 @@ idempotency = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=True),
     sa.Column("created_us", TS, nullable=False),
 )
+
+# --- webhook endpoints: each is a destination of the outbox (a `platforms` row of protocol `webhook`, whose status
+# says whether it takes events: CONNECTED enabled, SUSPENDED disabled, OFFLINE disabled after failing for days)
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("platform_id", sa.Integer, sa.ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("client_id", sa.String(64), sa.ForeignKey("consumers.client_id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("event_types", sa.Text, nullable=False),  # comma-separated, or `*`
+    sa.Column("format", sa.String(10), nullable=False),  # standard | monta
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("secret", sa.String(255), nullable=False),  # encrypted (hub/store/secrets.py)
+    sa.Column("prev_secret", sa.String(255), nullable=True),  # still signs until prev_until_us (a rotation)
+    sa.Column("prev_until_us", TS, nullable=True),
+    sa.Column("disabled_reason", sa.String(500), nullable=True),
+    sa.Column("created_us", TS, nullable=False),
+    sa.Column("updated_us", TS, nullable=False),
+)

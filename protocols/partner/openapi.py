@@ -14,7 +14,7 @@ from typing import Any, Union, get_args, get_origin
 
 import msgspec
 
-from protocols.partner import auth, resources, wire
+from protocols.partner import auth, resources, webhooks, wire
 from protocols.partner.transport import API
 
 REF = "#/components/schemas/Partner.{name}"
@@ -30,6 +30,7 @@ class Op(msgspec.Struct, frozen=True):
     query: tuple[tuple[str, Any, bool], ...] = ()  # (name, type, required)
     error: Any = wire.Error
     idempotent: bool = False  # takes an Idempotency-Key (protocols/partner/idempotency.py)
+    optional: bool = False  # the body may be left out
 
 
 def query(struct: type) -> tuple[tuple[str, Any, bool], ...]:
@@ -58,16 +59,51 @@ def _writes() -> dict[tuple[str, str], Op]:
         ops[("POST", f"{API}/{res.entity}")] = Op(create, res.item, status="201", idempotent=True)
         ops[("PATCH", f"{API}/{res.entity}/{{id}}")] = Op(change, res.item)
         ops[("DELETE", f"{API}/{res.entity}/{{id}}")] = Op(status="204")
+    tokens = f"{API}/{resources.TOKENS.entity}"
+    ops[("POST", tokens)] = Op(wire.ChargeAuthTokenCreate, wire.ChargeAuthToken, status="201", idempotent=True)
+    ops[("PATCH", f"{tokens}/{{id}}")] = Op(wire.ChargeAuthTokenPatch, wire.ChargeAuthToken)
+    ops[("DELETE", f"{tokens}/{{id}}")] = Op(status="204")
+    for action in ("block", "unblock"):
+        ops[("POST", f"{tokens}/{{id}}/{action}")] = Op(data=wire.ChargeAuthToken, idempotent=True)
     return ops
+
+
+def _commands() -> dict[tuple[str, str], Op]:
+    charges, point = f"{API}/{resources.CHARGES.entity}", f"{API}/{resources.CHARGE_POINTS.entity}/{{id}}"
+    return {
+        ("POST", charges): Op(wire.ChargeStart, wire.CommandResult, idempotent=True),
+        ("POST", f"{charges}/{{id}}/stop"): Op(data=wire.CommandResult, idempotent=True),
+        ("POST", f"{point}/unlock"): Op(data=wire.CommandResult, idempotent=True),
+        ("POST", f"{point}/reboot"): Op(wire.Reboot, wire.CommandResult, idempotent=True, optional=True),
+        ("POST", f"{point}/set-charging-profile"): Op(wire.ChargingProfileInput, wire.CommandResult, idempotent=True),
+    }
 
 
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
                    "description": "the first answer is replayed to a retry with this key for 24 h (the same key with another request: 422)",
                    "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
 
+def _webhooks() -> dict[tuple[str, str], Op]:
+    endpoints, one, deliveries = f"{API}/{webhooks.ENDPOINTS}", f"{API}/{webhooks.ENDPOINTS}/{{id}}", f"{API}/{webhooks.DELIVERIES}"
+    return {
+        ("POST", endpoints): Op(webhooks.EndpointCreate, webhooks.Endpoint, status="201", idempotent=True),
+        ("GET", endpoints): Op(data=webhooks.EndpointList, query=query(wire.Paging)),
+        ("GET", one): Op(data=webhooks.Endpoint),
+        ("PATCH", one): Op(webhooks.EndpointPatch, webhooks.Endpoint),
+        ("DELETE", one): Op(status="204"),
+        ("POST", f"{one}/test"): Op(data=webhooks.WebhookDelivery, status="201", idempotent=True),
+        ("POST", f"{one}/rotate-secret"): Op(data=webhooks.Endpoint, idempotent=True),
+        ("GET", deliveries): Op(data=webhooks.DeliveryList, query=query(webhooks.DeliveryQuery)),
+        ("GET", f"{deliveries}/{{id}}"): Op(data=webhooks.WebhookDelivery),
+        ("POST", f"{deliveries}/{{id}}/replay"): Op(data=webhooks.WebhookDelivery, status="201", idempotent=True),
+    }
+
+
 OPERATIONS: dict[tuple[str, str], Op] = {
     **_reads(),
     **_writes(),
+    **_commands(),
+    **_webhooks(),
     ("POST", f"{API}/auth/token"): Op(auth.TokenRequest, auth.Tokens, public=True),
     ("POST", f"{API}/auth/refresh"): Op(auth.RefreshRequest, auth.Tokens, public=True),
     ("POST", "/oauth/token"): Op(auth.OAuthTokenForm, auth.OAuthToken, public=True, form=True, error=auth.OAuthError),
@@ -112,10 +148,10 @@ def _operation(operation: dict[str, Any], op: Op) -> None:
     if parameters:
         operation["parameters"] = parameters
     if op.body is not None:
-        operation["requestBody"] = {"required": True, "content": {FORM if op.form else "application/json": {"schema": SCHEMAS[op.body]}}}
+        operation["requestBody"] = {"required": not op.optional, "content": {FORM if op.form else "application/json": {"schema": SCHEMAS[op.body]}}}
     success: dict[str, Any] = {"description": "success", "content": {"application/json": {"schema": SCHEMAS[op.data]}}} if op.data \
         else {"description": "success"}
-    error: dict[str, Any] = {"description": "an error: 400 validation, 401 credentials or token, 403 scope, 404, 405, 408, 413, 429 quota",
+    error: dict[str, Any] = {"description": "an error: 400 validation, 401 credentials or token, 403 scope, 404, 405, 408, 409 conflict, 413, 422, 429 quota",
                              "content": {"application/json": {"schema": SCHEMAS[op.error]}}}
     if not op.public:
         success["headers"] = error["headers"] = _headers()

@@ -27,11 +27,11 @@ from hub.services.consumers import Consumer
 from hub.services.directory import Platform
 from hub.model import PartyId
 from hub.services.listing import Cursor, EvseFilter, Key, Listing, Page, SessionFilter, Tagged
-from hub.services.extras import ExtrasRow
+from hub.services.extras import TOKEN_KINDS, ExtrasRow
 from protocols.partner import ids, mapping, wire
 from protocols.partner.api import Partner
 from hub.edge import Reply
-from protocols.partner.transport import API, ApiError, encode, field_of
+from protocols.partner.transport import API, ApiError, encode, query
 
 Fetch = Callable[..., Awaitable[Page]]  # (listing, reader, query, holder, offset, limit, key) -> a page of canonical objects
 
@@ -45,20 +45,19 @@ class Resource:
     body: type  # the list's body
     fetch: Fetch
     render: Callable[[Any, mapping.Extras | None], Any]  # a canonical object and what its reader keeps beside it -> its wire struct
-    kind: str | None = None  # the canonical kind of the party's own fields kept beside it (hub/services/extras.py), if any
+    kind: str | Callable[[Any], str] | None = None  # the kind of the party's own fields kept beside it (hub/services/extras.py), if any
     key_of: Callable[[Any], Key] | None = None  # its store key there
+    parse: Callable[[str], Key | None] | None = None  # a REST id -> the store key fetch takes (None: key_of_id)
+
+    def kind_of(self, item: Any) -> str:
+        return self.kind(item) if callable(self.kind) else self.kind  # type: ignore[return-value]
+
+    def key(self, text: str) -> Key | None:
+        """The store key of a REST id of this resource (None: not one)."""
+        return (self.parse or key_of)(text)
 
 
 # --- query parameters ---------------------------------------------------------------------------------
-
-
-def _query(request: Request, type_: type) -> Any:
-    """The query string as `type_` (the last of a repeated parameter counts; unknown ones are ignored)."""
-    try:
-        return msgspec.convert(dict(request.query_params.items()), type_, strict=False)
-    except msgspec.ValidationError as exc:
-        field = field_of(str(exc))
-        raise ApiError("VALIDATION_ERROR", str(exc), context={"field": field} if field else None) from None
 
 
 def key_of(text: str) -> Key | None:
@@ -68,6 +67,20 @@ def key_of(text: str) -> Key | None:
         return None
     owner, key = parsed
     return owner.country_code, owner.party_id, key.upper()
+
+
+def token_key(text: str) -> Key | None:
+    """A token's REST id as its store key (cc, pid, uid upper case, type)."""
+    parsed = ids.parse_token(text)
+    if parsed is None:
+        return None
+    owner, type_, uid = parsed
+    return owner.country_code, owner.party_id, uid.upper(), type_
+
+
+def token_extras_key(token: Any) -> Key:
+    """Where the party's own fields of a token are kept: (cc, pid, uid), under the kind of its type."""
+    return token.country_code.upper(), token.party_id.upper(), token.uid.upper()
 
 
 def _filter_key(text: str | None, name: str) -> Key | None:
@@ -130,8 +143,10 @@ CHARGES = Resource("charges", "charge", wire.ChargeQuery, wire.Charge, wire.Char
 CDRS = Resource("cdrs", "CDR", wire.CdrQuery, wire.Cdr, wire.CdrList, _cdr_by_key, _plain(mapping.cdr))
 TARIFFS = Resource("tariffs", "tariff", wire.Paging, wire.Tariff, wire.TariffList,
                    lambda ls, r, q, h, off, lim, key: ls.tariffs(r, off, lim, key), _plain(mapping.tariff))
-TOKENS = Resource("charge-auth-tokens", "charge auth token", wire.Paging, wire.ChargeAuthToken, wire.ChargeAuthTokenList,
-                  lambda ls, r, q, h, off, lim, key: ls.tokens(r, off, lim, key), _plain(mapping.charge_auth_token))
+TOKENS = Resource("charge-auth-tokens", "charge auth token", wire.ChargeAuthTokenQuery, wire.ChargeAuthToken, wire.ChargeAuthTokenList,
+                  lambda ls, r, q, h, off, lim, key: ls.tokens(r, off, lim, key, _tagged(q, h)),
+                  lambda token, extras: mapping.charge_auth_token(token, extras=extras),
+                  lambda token: TOKEN_KINDS[token.type], token_extras_key, token_key)
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -146,15 +161,21 @@ def _extras(row: ExtrasRow | None) -> mapping.Extras | None:
 
 async def _render(partner: Partner, consumer: Consumer, res: Resource, items: list[Any]) -> list[Any]:
     """Each object as its wire struct, with what the consumer's party keeps beside it."""
+    if res.kind is None or res.key_of is None or not items:
+        return [res.render(item, None) for item in items]
+    holder = partner.consumers.holder(consumer)
+    keys: dict[str, list[Key]] = {}  # one query per kind (a page of tokens may hold several types)
+    for item in items:
+        keys.setdefault(res.kind_of(item), []).append(res.key_of(item))
     kept = {}
-    if res.kind is not None and res.key_of is not None and items:
-        kept = await partner.core.extras.get_many(partner.consumers.holder(consumer), res.kind, [res.key_of(i) for i in items])
-    return [res.render(item, _extras(kept.get(res.key_of(item)) if res.key_of else None)) for item in items]
+    for kind, of_kind in keys.items():
+        kept.update({(kind, *k): row for k, row in (await partner.core.extras.get_many(holder, kind, of_kind)).items()})
+    return [res.render(item, _extras(kept.get((res.kind_of(item), *res.key_of(item))))) for item in items]
 
 
 async def _list(request: Request, partner: Partner, consumer: Consumer, res: Resource) -> Reply:
     partner.need(consumer, res.entity, "read")
-    q = _query(request, res.query)
+    q = query(request, res.query)
     offset = q.page * q.per_page
     page = await res.fetch(partner.core.listing, partner.reader(consumer), q, partner.consumers.holder(consumer), offset, q.per_page, None)
     data = await _render(partner, consumer, res, page.items)
@@ -180,7 +201,7 @@ async def rendered_one(partner: Partner, consumer: Consumer, res: Resource, key:
 
 async def _one(request: Request, partner: Partner, consumer: Consumer, res: Resource, text: str) -> Reply:
     partner.need(consumer, res.entity, "read")
-    return partner.ok(request, await rendered_one(partner, consumer, res, key_of(text), text))
+    return partner.ok(request, await rendered_one(partner, consumer, res, res.key(text), text))
 
 
 def _cursor_text(cursor: Cursor) -> str:
@@ -198,7 +219,7 @@ def _cursor(text: str) -> Cursor:
 
 async def _cdr_feed(request: Request, partner: Partner, consumer: Consumer) -> Reply:
     partner.need(consumer, CDRS.entity, "read")
-    q = _query(request, wire.CdrQuery)
+    q = query(request, wire.CdrQuery)
     after = _cursor(q.cursor) if q.cursor else None
     items, following = await partner.core.listing.cdrs(partner.reader(consumer), after, q.limit)
     meta = wire.CursorMeta(after=_cursor_text(following) if following else None)

@@ -13,7 +13,7 @@ from litestar.di import NamedDependency, Provide
 
 from hub.core import Core
 from hub.services.consumers import Consumer
-from protocols.partner import auth, resources, writes
+from protocols.partner import auth, control, resources, tokens, webhooks, writes
 from protocols.partner.api import Partner
 from hub.edge import Reply
 from protocols.partner.transport import API, body, error_reply
@@ -47,7 +47,8 @@ async def consumers_me(request: Request, partner: NamedDependency[Partner], cons
     return partner.ok(request, auth.me_body(consumer))
 
 
-HANDLERS = [auth_token, auth_refresh, oauth_token, consumers_me, *resources.HANDLERS, *writes.HANDLERS]
+HANDLERS = [auth_token, auth_refresh, oauth_token, consumers_me, *resources.HANDLERS, *writes.HANDLERS, *webhooks.HANDLERS,
+            *tokens.HANDLERS, *control.HANDLERS]
 
 
 def router(core: Core, handlers: list | None = None) -> Router:

@@ -83,6 +83,15 @@ async def body(request: Request, type_: Any) -> Any:
     return decode(await request.body(), type_)
 
 
+def query(request: Request, type_: type) -> Any:
+    """The query string as `type_` (the last of a repeated parameter counts; unknown ones are ignored)."""
+    try:
+        return msgspec.convert(dict(request.query_params.items()), type_, strict=False)
+    except msgspec.ValidationError as exc:
+        field = field_of(str(exc))
+        raise ApiError("VALIDATION_ERROR", str(exc), context={"field": field} if field else None) from None
+
+
 # --- errors ----------------------------------------------------------------------------------------
 
 
