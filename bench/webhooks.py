@@ -7,7 +7,7 @@ For each backend, on a new database with the hub as `hub serve` in its own proce
 1. backlog: with the hub stopped, `--changes` EVSE status changes are made (each one event per endpoint subscribed to
    charge_point.status_changed, of 1 or 100 endpoints of one CPO's credential); the hub starts and drains them to a
    loopback receiver in a process of its own (it answers 200 at once) -> signed deliveries/s;
-2. latency: 20 simulated OCPP 1.6 chargers run `--sessions` sessions; p50/p99 from sending StopTransaction to the
+2. latency: 20 simulated OCPP 1.6 chargers (a driver each) run `--sessions` sessions; p50/p99 from sending StopTransaction to the
    receiver holding the charge_transaction.completed event (one endpoint);
 3. lists: GET /api/v1/charges?perPage=100 (the CPO's credential) and GET /ocpi/2.2.1/sender/sessions?limit=100 (the
    eMSP's OCPI platform) on those sessions, 200 requests each, one at a time -> mean and p99 ms.
@@ -33,7 +33,7 @@ from hub.model import PartyId
 
 CPO, EMSP = PartyId("NL", "BEN"), PartyId("NL", "EMP")
 OCPI_TOKEN = "bench-emsp-token"  # noqa: S105
-UID = "BENCH001"
+CHARGERS = 20  # each with a driver of its own: one token charging at two chargers at once is refused
 EVSES = 50
 
 
@@ -82,11 +82,11 @@ async def _setup(url: str) -> tuple[str, str]:
         await core.objects.put_location(None, model.Location(
             country_code="NL", party_id="BEN", id="SITE", publish=True, address="Benchstraat 1", city="Utrecht", country="NLD",
             coordinates=model.GeoPoint(Decimal("52.09"), Decimal("5.11")), time_zone="Europe/Amsterdam", evses=evses, last_updated=now))
-        await core.objects.put_token(None, model.Token(country_code="NL", party_id="EMP", uid=UID, type="RFID", contract_id="NL-EMP-C1",
-                                                       issuer="bench", valid=True, whitelist="ALLOWED", last_updated=now))
         from hub.store.chargers import ConnectorTemplate
 
-        for n in range(20):
+        for n in range(CHARGERS):
+            await core.objects.put_token(None, model.Token(country_code="NL", party_id="EMP", uid=_uid(n), type="RFID", contract_id=f"NL-EMP-C{n:08d}",
+                                                           issuer="bench", valid=True, whitelist="ALWAYS", last_updated=now))
             await core.charging.add(f"CP{n}", CPO, "SITE", None, ConnectorTemplate(tariff_ids=["AC"]))
         return await core.consumers.create(CPO, "all:delete")
     finally:
@@ -189,11 +189,11 @@ async def _latency(port: int, ocpp_port: int, sessions: int, credential: tuple[s
         cp, ws, reader = await connect_charger(f"ws://127.0.0.1:{ocpp_port}/ocpp", f"CP{n}", "1.6")
         await cp.boot()
         for _ in range(runs):
-            started = await cp.call(call.StartTransaction(connector_id=1, id_tag=UID, meter_start=cp.meter_wh, timestamp=_now()))
+            started = await cp.call(call.StartTransaction(connector_id=1, id_tag=_uid(n), meter_start=cp.meter_wh, timestamp=_now()))
             await asyncio.sleep(0.2)
             cp.meter_wh += 1000
             stops[f"NLBEN-CP{n}-1"] = time.monotonic()
-            await cp.call(call.StopTransaction(meter_stop=cp.meter_wh, timestamp=_now(), transaction_id=started.transaction_id, id_tag=UID))
+            await cp.call(call.StopTransaction(meter_stop=cp.meter_wh, timestamp=_now(), transaction_id=started.transaction_id, id_tag=_uid(n)))
             while f"NLBEN-CP{n}-1" in stops:  # its webhook has come
                 await asyncio.sleep(0.002)
         reader.cancel()
@@ -214,11 +214,15 @@ async def _latency(port: int, ocpp_port: int, sessions: int, credential: tuple[s
 
     watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await asyncio.gather(*(charger(n, sessions // 20) for n in range(20)))
+        await asyncio.gather(*(charger(n, sessions // CHARGERS) for n in range(CHARGERS)))
     finally:
         watcher.cancel()
         await receiver.aclose()
     return latencies
+
+
+def _uid(n: int) -> str:
+    return f"BENCH{n:03d}"
 
 
 def _now() -> str:
@@ -241,8 +245,9 @@ async def _compare(http: httpx.AsyncClient) -> tuple[list[float], list[float], i
         rest.append((time.perf_counter() - t) * 1000)
         rest_items = len(r.json()["data"])
         t = time.perf_counter()
-        r = await http.get("/ocpi/2.2.1/sender/sessions", params={"limit": 100}, headers=ocpi)
+        r = await http.get("/ocpi/2.2.1/sender/sessions", params={"limit": 100, "date_from": "2020-01-01T00:00:00Z"}, headers=ocpi)
         sessions.append((time.perf_counter() - t) * 1000)
+        assert r.json().get("status_code") == 1000, r.text
         ocpi_items = len(r.json()["data"])
     return rest, sessions, rest_items, ocpi_items
 

@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Lite
         return Response(content=msgspec.json.encode(body), media_type="application/json")
 
     app = Litestar(
-        route_handlers=[health, ocpi_router(hub.ocpi), partner_router(hub.core)],
+        route_handlers=[health, ocpi_router(hub.ocpi), partner_router(hub.core, bilateral.Roaming(hub.ocpi))],
         lifespan=[lifespan],
         middleware=[logs.RequestIds, lambda app: BodyDeadline(app, settings.http_body_timeout)],
         request_max_body_size=settings.max_body_bytes,

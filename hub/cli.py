@@ -52,8 +52,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     for name, value in (("HUB_HOST", args.host), ("HUB_PORT", args.port)):
         if value is not None:
             os.environ[name] = str(value)  # the app factory reads its settings from the environment
-    if args.demo:  # the demo's parties are whatever runs on this machine
+    if args.demo:  # the demo's parties (and its webhook listener) are whatever runs on this machine
         os.environ.setdefault("HUB_OCPI_ALLOW_PRIVATE", "true")
+        os.environ.setdefault("HUB_WEBHOOK_ALLOW_PRIVATE", "true")
     settings = _settings()
     # a port held by another process (a hub left behind) stops this one before it touches anything
     proc.check_free(settings.host, settings.port, "HTTP")
@@ -66,9 +67,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.demo:
         from fixtures import demo
 
-        asyncio.run(demo.load(settings))
-        simulators = demo.start_chargers(settings, args.demo_session_seconds)
+        partner = asyncio.run(demo.load(settings))
+        simulators = [demo.start_listener(partner), *demo.start_chargers(settings, args.demo_session_seconds)]
     print(f"hub {settings.hub_party} serving OCPI at {settings.base_url}/ocpi/versions, OCPP at {settings.ocpp_url}/<identity>", flush=True)
+    if args.demo:
+        print(demo.partner_lines(settings, partner), flush=True)
     try:
         Granian(
             "hub.app:create_app", factory=True, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
@@ -269,6 +272,32 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     asyncio.run(simulator.main(args))
 
 
+def cmd_webhooks_listen(args: argparse.Namespace) -> None:
+    """A webhook receiver on loopback that prints each event (and whether its Standard Webhooks signature holds)."""
+    from fixtures.webhook_receiver import Answer, WebhookReceiver
+    from hub import proc
+    from protocols.partner import hooks
+
+    proc.die_with_parent()
+
+    def respond(got: Any) -> Any:
+        event = json.loads(got.body)
+        data = event.get("data") or {}
+        signed = got.headers.get("webhook-signature", "")
+        ok = not args.secret or any(s in signed.split(" ") for s in hooks.standard_signature(
+            (args.secret,), got.headers.get("webhook-id", ""), int(got.headers.get("webhook-timestamp", "0") or 0), got.body).split(" "))
+        print(f"webhook {event.get('type')} {data.get('id', '') if isinstance(data, dict) else ''}"
+              f"{'' if ok else '  (BAD SIGNATURE)'}", flush=True)
+        return Answer(200)
+
+    async def run() -> None:
+        receiver = await WebhookReceiver(respond).start(args.port)
+        print(f"listening for webhooks at {receiver.url}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
 def cmd_credentials_create(args: argparse.Namespace) -> None:
     from hub.services.scopes import Scopes
 
@@ -434,6 +463,12 @@ def parser() -> argparse.ArgumentParser:
     crv = cr.add_parser("revoke", help="the credential and its tokens stop working at once")
     crv.add_argument("client_id")
     crv.set_defaults(fn=cmd_credentials_revoke)
+
+    wh = sub.add_parser("webhooks", help="webhooks of the partner API").add_subparsers(dest="webhooks_command", required=True)
+    wl = wh.add_parser("listen", help="a receiver on loopback that prints each event it gets (the demo's)")
+    wl.add_argument("--port", type=int, default=8001)
+    wl.add_argument("--secret", help="the endpoint's whsec_ secret: each event's signature is checked")
+    wl.set_defaults(fn=cmd_webhooks_listen)
 
     ob = sub.add_parser("outbox", help="the delivery queue").add_subparsers(dest="outbox_command", required=True)
     ol = ob.add_parser("list", help="recent events and counts per status")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import os
 import signal
 import subprocess
@@ -33,7 +34,7 @@ def environment(directory: Path) -> dict[str, str]:
     port = free_port()
     return {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{directory}/hub.db", "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1",
             "HUB_OCPP_PORT": str(free_port()), "HUB_LOG_LEVEL": "WARNING", "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "HUB_OCPI_ALLOW_PRIVATE": "true"}
+            "HUB_OCPI_ALLOW_PRIVATE": "true", "HUB_DEMO_WEBHOOK_PORT": str(free_port())}
 
 
 @pytest.fixture
@@ -131,6 +132,26 @@ def test_serve_demo_runs_chargers_whose_sessions_and_cdrs_reach_the_demo_emsp(se
     listed = {c["identity"]: c for c in json.loads(run(["chargers", "list"], env).stdout)}
     assert listed["DEMO16-1"]["protocol"] == "ocpp1.6" and listed["DEMO201-1"]["protocol"] == "ocpp2.0.1"
     assert listed["DEMO16-1"]["connected"] and listed["DEMO201-1"]["connected"]
+
+
+def test_serve_demo_prints_a_partner_credential_and_its_webhook_listener_prints_signed_events(
+        serving: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    """What the README shows for the partner API after `make run`: the printed credential works, and the demo's
+    webhook listener prints the chargers' events, each with a good signature."""
+    url, _ = serving
+    log = tmp_path / "hub.log"
+    deadline = time.time() + 60
+    while time.time() < deadline and "webhook cdr.created" not in log.read_text():
+        time.sleep(0.5)
+    text = log.read_text()
+    assert "webhook charge_transaction.started" in text and "webhook cdr.created" in text and "BAD SIGNATURE" not in text
+    client_id, secret = re.search(r"demo credential (hub_\w+) \(secret (\S+)\)", text).groups()  # type: ignore[union-attr]
+    tokens = httpx.post(f"{url}/api/v1/auth/token", json={"clientId": client_id, "clientSecret": secret}).json()
+    auth = {"Authorization": f"Bearer {tokens['accessToken']}"}
+    site = httpx.get(f"{url}/api/v1/sites/NLGRN-DEMO-OCPP", headers=auth).json()
+    assert site["chargePointCount"] == 4
+    assert httpx.get(f"{url}/api/v1/charges", headers=auth).json()["meta"]["totalItemCount"] > 0
+    assert httpx.get(f"{url}/api/v1/webhook-deliveries", params={"status": "succeeded"}, headers=auth).json()["data"]
 
 
 async def test_a_party_registers_with_a_running_hub_and_is_listed(serving: tuple[str, dict[str, str]]) -> None:

@@ -414,3 +414,17 @@ async def test_the_openapi_document_lists_the_operations_with_bodies_and_bearer_
     assert document["components"]["securitySchemes"]["bearerAuth"] == {**document["components"]["securitySchemes"]["bearerAuth"], "type": "http", "scheme": "bearer"}
     error = document["components"]["schemas"]["Partner.Error"]
     assert set(error["required"]) >= {"status", "message", "errorCode"}
+
+
+async def test_hub_version_is_named_on_every_answer_and_an_unknown_one_is_refused(served: Served, http: httpx.AsyncClient) -> None:
+    from protocols.partner.transport import STABLE
+
+    client_id, secret = await served.hub.core.consumers.create(None, "all:read", admin=True)
+    r = await http.post("/api/v1/auth/token", json={"clientId": client_id, "clientSecret": secret})
+    assert r.headers["hub-version"] == STABLE
+    token = r.json()["accessToken"]
+    assert (await http.get("/api/v1/consumers/me", headers=_bearer(token))).headers["hub-version"] == STABLE
+    asked = await http.get("/api/v1/consumers/me", headers={**_bearer(token), "Hub-Version": STABLE})
+    assert asked.status_code == 200 and asked.headers["hub-version"] == STABLE
+    body = _error(await http.get("/api/v1/consumers/me", headers={**_bearer(token), "Hub-Version": "1999-01-01"}), 400, "VALIDATION_ERROR")
+    assert body["context"] == {"field": "Hub-Version"}

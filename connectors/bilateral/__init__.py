@@ -20,6 +20,7 @@ from hub.model import PartyId
 from hub.services import errors
 from hub.services.directory import Platform
 from hub.store.documents import from_us
+from hub.store.webhooks import PROTOCOL as WEBHOOK
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221 import rules, wire
 from protocols.ocpi.v221.api import Ocpi
@@ -28,7 +29,7 @@ from protocols.ocpi.v221.credentials import register_with
 
 log = logging.getLogger(__name__)
 
-__all__ = ["install", "invite", "register", "pull", "parties"]
+__all__ = ["install", "invite", "register", "pull", "parties", "Roaming"]
 
 # what the hub pulls from a peer's Sender interfaces, in dependency order (tariffs before locations)
 # (kind, module, wire type, the rules a push of it must pass too, to canonical)
@@ -65,9 +66,27 @@ async def register(
     return await register_with(ocpi, versions_url, token_a, name, claims)
 
 
+class Roaming:
+    """Inviting and re-syncing roaming platforms, as the partner API's `partners` resource offers them."""
+
+    def __init__(self, ocpi: Ocpi) -> None:
+        self.ocpi = ocpi
+
+    async def invite(self, party: PartyId, role: str, name: str | None) -> tuple[int, str, str]:
+        pid, token = await self.ocpi.core.parties.invite([(party, role)], name)
+        return pid, token, self.ocpi.versions_url
+
+    async def sync(self, platform: Platform) -> dict[str, int]:
+        pulled = await pull(self.ocpi, platform)
+        await self.ocpi.core.parties.resync(platform.id, None)
+        return pulled
+
+
 def parties(ocpi: Ocpi) -> list[dict[str, Any]]:
     out = []
     for p in ocpi.core.directory.platforms():
+        if p.row.protocol == WEBHOOK:  # webhook endpoints are outbox destinations too, not roaming parties
+            continue
         out.append({
             "platform": p.id, "name": p.row.name, "status": p.row.status, "version": p.row.version,
             "versions_url": p.row.versions_url, "registered": p.row.token_in_kind != "A",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Request
 
 from hub.core import Core
@@ -14,9 +16,10 @@ from protocols.partner.transport import ApiError
 class Partner:
     """What the partner endpoints share: the core, and the questions every handler asks."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, roaming: Any = None) -> None:
         self.core = core
         self.consumers = core.consumers
+        self.roaming = roaming  # protocols/partner/partners.Roaming: the app's roaming connector
 
     def ok(self, request: Request, data: bytes, status: int = 200, **headers: str) -> Reply:
         """A success answer with the request's quota headers."""

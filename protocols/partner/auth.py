@@ -219,7 +219,7 @@ async def gate(consumers: Consumers, request: Request) -> Consumer:
         raise ApiError("INVALID_ACCESS_TOKEN", "the access token is unknown, expired or revoked",
                        headers={"www-authenticate": 'Bearer realm="hub", error="invalid_token"'})
     quota = await consumers.quota(consumer)
-    request.state.partner_headers = rate_headers(quota, consumer.rate_window)
+    request.state.partner_headers = {**getattr(request.state, "partner_headers", {}), **rate_headers(quota, consumer.rate_window)}
     if not quota.allowed:
         raise ApiError("RATE_LIMITED", f"more than {quota.limit} requests in {consumer.rate_window} s",
                        headers={"retry-after": str(quota.resets_in)}, readable=f"Try again in {quota.resets_in} s.")

@@ -117,12 +117,28 @@ def monta_signature(secret: str, body: bytes) -> str:
     return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
 
 
-def signed(occ: Occurrence, fmt: str, secrets: tuple[str, ...], now: float) -> tuple[bytes, dict[str, str]]:
+class Bodies:
+    """Standard bodies of recent events by event id: one change heard by many endpoints is rendered once."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.kept: dict[str, bytes] = {}
+
+    def __call__(self, occ: Occurrence) -> bytes:
+        body = self.kept.get(occ.id)
+        if body is None:
+            if len(self.kept) >= self.size:
+                del self.kept[next(iter(self.kept))]  # the oldest (dicts keep insertion order)
+            body = self.kept[occ.id] = standard_body(occ)
+        return body
+
+
+def signed(occ: Occurrence, fmt: str, secrets: tuple[str, ...], now: float, bodies: Bodies | None = None) -> tuple[bytes, dict[str, str]]:
     """The body and headers of one attempt at `now` (Unix seconds)."""
     if fmt == "monta":
         body = monta_body(occ, int(now * 1000))
         return body, {"content-type": "application/json", "x-monta-signature": monta_signature(secrets[0], body)}
-    body = standard_body(occ)
+    body = bodies(occ) if bodies is not None else standard_body(occ)
     ts = int(now)
     return body, {"content-type": "application/json", "webhook-id": occ.id, "webhook-timestamp": str(ts),
                   "webhook-signature": standard_signature(secrets, occ.id, ts, body)}

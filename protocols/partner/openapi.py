@@ -14,8 +14,8 @@ from typing import Any, Union, get_args, get_origin
 
 import msgspec
 
-from protocols.partner import auth, resources, webhooks, wire
-from protocols.partner.transport import API
+from protocols.partner import auth, partners, resources, webhooks, wire
+from protocols.partner.transport import API, VERSIONS
 
 REF = "#/components/schemas/Partner.{name}"
 FORM = "application/x-www-form-urlencoded"
@@ -99,8 +99,19 @@ def _webhooks() -> dict[tuple[str, str], Op]:
     }
 
 
+def _partners() -> dict[tuple[str, str], Op]:
+    base = f"{API}/{partners.ENTITY}"
+    return {
+        ("GET", base): Op(data=partners.PartnerList, query=query(wire.Paging)),
+        ("GET", f"{base}/{{id}}"): Op(data=partners.RoamingPartner),
+        ("POST", f"{base}/invitations"): Op(partners.InvitationCreate, partners.Invitation, status="201", idempotent=True),
+        ("POST", f"{base}/{{id}}/sync"): Op(data=partners.SyncResult),
+    }
+
+
 OPERATIONS: dict[tuple[str, str], Op] = {
     **_reads(),
+    **_partners(),
     **_writes(),
     **_commands(),
     **_webhooks(),
@@ -140,9 +151,16 @@ def _headers() -> dict[str, Any]:
     return {name: {"description": text, "schema": {"type": kind}} for name, (kind, text) in RATE_HEADERS.items()}
 
 
+HUB_VERSION = {"name": "Hub-Version", "in": "header", "required": False,
+               "description": "the API version the request is written for (none: the stable one); every answer names its own",
+               "schema": {"type": "string", "enum": list(VERSIONS)}}
+
+
 def _operation(operation: dict[str, Any], op: Op) -> None:
     parameters = operation.get("parameters", []) + [
         {"name": name, "in": "query", "required": required, "schema": SCHEMAS[type_]} for name, type_, required in op.query]
+    if not op.form:  # /oauth/token is RFC 6749's, not versioned
+        parameters.append(HUB_VERSION)
     if op.idempotent:
         parameters.append(IDEMPOTENCY_KEY)
     if parameters:
@@ -153,8 +171,9 @@ def _operation(operation: dict[str, Any], op: Op) -> None:
         else {"description": "success"}
     error: dict[str, Any] = {"description": "an error: 400 validation, 401 credentials or token, 403 scope, 404, 405, 408, 409 conflict, 413, 422, 429 quota",
                              "content": {"application/json": {"schema": SCHEMAS[op.error]}}}
-    if not op.public:
-        success["headers"] = error["headers"] = _headers()
+    version = {"Hub-Version": {"description": "the API version of this answer", "schema": {"type": "string"}}}
+    success["headers"] = {**version, **(_headers() if not op.public else {})}
+    error["headers"] = dict(success["headers"])
     operation["responses"] = {op.status: success, "default": error}
     if op.form:
         operation["security"] = [{"clientBasic": []}, {}]

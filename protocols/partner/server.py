@@ -13,10 +13,10 @@ from litestar.di import NamedDependency, Provide
 
 from hub.core import Core
 from hub.services.consumers import Consumer
-from protocols.partner import auth, control, resources, tokens, webhooks, writes
+from protocols.partner import auth, control, partners, resources, tokens, webhooks, writes
 from protocols.partner.api import Partner
 from hub.edge import Reply
-from protocols.partner.transport import API, body, error_reply
+from protocols.partner.transport import API, STABLE, body, error_reply, version
 
 PUBLIC = {"public": True}  # route opt: no Bearer token, no quota (the token endpoints)
 
@@ -26,17 +26,17 @@ PUBLIC = {"public": True}  # route opt: no Bearer token, no quota (the token end
 
 @post(f"{API}/auth/token", status_code=200, opt=PUBLIC, summary="A token pair for a client id and secret")
 async def auth_token(request: Request, partner: NamedDependency[Partner]) -> Reply:
-    return await auth.issue(partner.consumers, await body(request, auth.TokenRequest))
+    return _stamped(request, await auth.issue(partner.consumers, await body(request, auth.TokenRequest)))
 
 
 @post(f"{API}/auth/refresh", status_code=200, opt=PUBLIC, summary="A new token pair for a refresh token (which stops working)")
 async def auth_refresh(request: Request, partner: NamedDependency[Partner]) -> Reply:
-    return await auth.refresh(partner.consumers, await body(request, auth.RefreshRequest))
+    return _stamped(request, await auth.refresh(partner.consumers, await body(request, auth.RefreshRequest)))
 
 
 @post("/oauth/token", status_code=200, opt=PUBLIC, summary="OAuth 2.0 client credentials grant (RFC 6749 4.4)")
 async def oauth_token(request: Request, partner: NamedDependency[Partner]) -> Reply:
-    return await auth.oauth_token(partner.consumers, request)
+    return _stamped(request, await auth.oauth_token(partner.consumers, request))
 
 
 # --- the consumer itself -------------------------------------------------------------------------------
@@ -48,13 +48,16 @@ async def consumers_me(request: Request, partner: NamedDependency[Partner], cons
 
 
 HANDLERS = [auth_token, auth_refresh, oauth_token, consumers_me, *resources.HANDLERS, *writes.HANDLERS, *webhooks.HANDLERS,
-            *tokens.HANDLERS, *control.HANDLERS]
+            *tokens.HANDLERS, *control.HANDLERS, *partners.HANDLERS]
 
 
-def router(core: Core, handlers: list | None = None) -> Router:
-    partner = Partner(core)
+def router(core: Core, roaming: partners.Roaming | None = None, handlers: list | None = None) -> Router:
+    """`roaming`: what inviting and re-syncing a roaming platform mean (the app's connector)."""
+    partner = Partner(core, roaming)
 
     async def gate(request: Request) -> None:
+        # versions are this API's: the RFC 6749 endpoint (/oauth/token) answers as RFC 6749 says, whatever is asked
+        request.state.partner_headers = {"hub-version": version(request) if request.url.path.startswith(API) else STABLE}
         if not request.route_handler.opt.get("public"):
             request.state.consumer = await auth.gate(partner.consumers, request)
 
@@ -68,6 +71,12 @@ def router(core: Core, handlers: list | None = None) -> Router:
         include_in_schema=True,
         tags=["Partner API"],
     )
+
+
+def _stamped(request: Request, reply: Reply) -> Reply:
+    """The token endpoints answer themselves: with the request's headers (Hub-Version) too."""
+    reply.headers.update(request.state.partner_headers)
+    return reply
 
 
 def _consumer(request: Request) -> Consumer:

@@ -22,6 +22,10 @@ from protocols.partner import wire
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
+# the API's versions, oldest first; a request names one with the `Hub-Version` header (none: the stable one, the
+# newest) and every answer says which one it is
+VERSIONS = ("2026-12-01",)
+STABLE = VERSIONS[-1]
 PREFIXES = (f"{API}/", "/oauth/")  # paths whose unmatched answers are this protocol's, not OCPI's
 
 # codes for what the HTTP layer itself refuses (not in wire.ERROR_CODES: no endpoint raises them)
@@ -81,6 +85,17 @@ def decode(raw: bytes, type_: Any) -> Any:
 
 async def body(request: Request, type_: Any) -> Any:
     return decode(await request.body(), type_)
+
+
+def version(request: Request) -> str:
+    """The version a request asks for (Hub-Version), or the stable one; 400 for one this hub does not have."""
+    asked = request.headers.get("hub-version")
+    if asked is None or asked.strip() == "":
+        return STABLE
+    if asked.strip() not in VERSIONS:
+        raise ApiError("VALIDATION_ERROR", f"Hub-Version {asked[:40]!r} is not a version of this API (known: {', '.join(VERSIONS)})",
+                       context={"field": "Hub-Version"}, headers={"hub-version": STABLE})
+    return asked.strip()
 
 
 def query(request: Request, type_: type) -> Any:

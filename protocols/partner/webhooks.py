@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -136,6 +137,15 @@ def _id(text: str, noun: str) -> int:
     return int(text)
 
 
+async def _new_delivery(request: Request, partner: Partner, consumer: Consumer, make: Callable[[], Awaitable[DeliveryRow]]) -> Reply:
+    """A POST that queues a delivery (a test event, a replay): 201 with it, once per Idempotency-Key."""
+
+    async def run() -> Reply:
+        return partner.ok(request, encode(_delivery(await make(), [])), 201)
+
+    return await once(request, partner, consumer, run)
+
+
 # --- endpoints -------------------------------------------------------------------------------------------
 
 
@@ -188,11 +198,7 @@ async def delete_endpoint(request: Request, partner: NamedDependency[Partner], c
 async def test_endpoint(request: Request, partner: NamedDependency[Partner], consumer: NamedDependency[Consumer], id: FromPath[str]) -> Reply:  # noqa: A002
     partner.need(consumer, ENDPOINTS, "write")
     eid = _id(id, "webhook endpoint")
-
-    async def run() -> Reply:
-        return partner.ok(request, encode(_delivery(await partner.core.webhooks.test(consumer, eid), [])), 201)
-
-    return await once(request, partner, consumer, run)
+    return await _new_delivery(request, partner, consumer, lambda: partner.core.webhooks.test(consumer, eid))
 
 
 @post(f"{API}/{ENDPOINTS}/{{id:str}}/rotate-secret", status_code=200,
@@ -235,11 +241,7 @@ async def get_delivery(request: Request, partner: NamedDependency[Partner], cons
 async def replay_delivery(request: Request, partner: NamedDependency[Partner], consumer: NamedDependency[Consumer], id: FromPath[str]) -> Reply:  # noqa: A002
     partner.need(consumer, DELIVERIES, "write")
     seq = _id(id, "webhook delivery")
-
-    async def run() -> Reply:
-        return partner.ok(request, encode(_delivery(await partner.core.webhooks.replay(consumer, seq), [])), 201)
-
-    return await once(request, partner, consumer, run)
+    return await _new_delivery(request, partner, consumer, lambda: partner.core.webhooks.replay(consumer, seq))
 
 
 HANDLERS = [create_endpoint, list_endpoints, get_endpoint, patch_endpoint, delete_endpoint, test_endpoint, rotate_secret,
@@ -256,6 +258,7 @@ class WebhookSender:
         self.core = core
         self.schedule = core.settings.webhook_retries
         self.offline_after = core.settings.webhook_disable_after  # then the endpoint is disabled (OFFLINE)
+        self.bodies = hooks.Bodies()
 
     async def deliver(self, platform: Platform, event: Event) -> Delivery:
         hook = self.core.directory.hook(platform.id)
@@ -264,7 +267,7 @@ class WebhookSender:
             hook = self.core.directory.hook(platform.id)
             if hook is None:
                 return Delivery("retry", "the endpoint is not known to this process yet", retry_in=1.0)
-        payload, headers = hooks.signed(hooks.occurrence(event.payload), hook.format, hook.secrets, time.time())
+        payload, headers = hooks.signed(hooks.occurrence(event.payload), hook.format, hook.secrets, time.time(), self.bodies)
         try:
             response = await self.core.webhook_outbound.request("POST", hook.url, headers=headers, content=payload)
         except Busy:
