@@ -335,7 +335,9 @@ async def test_the_openapi_document_has_the_read_operations_with_query_parameter
     params = {p["name"]: p["schema"] for p in paths["/api/v1/charges"]["get"]["parameters"]}
     assert params["perPage"] == {"type": "integer", "minimum": 1, "maximum": 100}
     assert params["fromDate"] == {"type": "string", "format": "date-time"} and "enum" in params["state"]
-    assert {p["name"] for p in paths["/api/v1/cdrs"]["get"]["parameters"]} == {"cursor", "limit"}
+    cdr_params = paths["/api/v1/cdrs"]["get"]["parameters"]
+    assert {p["name"] for p in cdr_params if p["in"] == "query"} == {"cursor", "limit"}
+    assert {p["name"] for p in cdr_params if p["in"] == "header"} == {"Hub-Version"}
 
 
 # --- filters and the store --------------------------------------------------------------------------------------
