@@ -25,7 +25,7 @@ from tests.conftest import Served, hub_settings
 from tests.test_ocpi_e2e import eventually
 from tests.test_ocpp_e2e import CPO, UID, Site, _site
 from tests.test_partner_auth import _error
-from tests.test_partner_writes import CONNECTOR, SITE, Api, _api
+from tests.test_partner_writes import CONNECTOR, Api, _api
 
 OTH = PartyId("NL", "OTH")
 
