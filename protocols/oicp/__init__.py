@@ -1,0 +1,1 @@
+"""OICP 2.3, the protocol of the Hubject roaming platform."""
