@@ -256,7 +256,7 @@ def test_page_body_wraps_pre_encoded_items() -> None:
     body = msgspec.json.decode(wire.page_body(items, wire.PageMeta.of(page=0, per_page=3, item_count=3, total=7)))
     assert [s["id"] for s in body["data"]] == ["NLGRN-LOC000000", "NLGRN-LOC000001", "NLGRN-LOC000002"]
     assert body["meta"] == {"currentPage": 0, "perPage": 3, "itemCount": 3, "totalPageCount": 3, "totalItemCount": 7}
-    assert msgspec.json.decode(wire.page_body([], wire.CursorMeta())) == {"data": [], "meta": {"after": None}}
+    assert msgspec.json.decode(wire.page_body([], wire.CursorMeta())) == {"data": [], "meta": {"after": None, "hasMore": False}}
 
 
 def test_errors_carry_a_stable_code() -> None:

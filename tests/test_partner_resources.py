@@ -261,24 +261,32 @@ async def test_the_cdr_cursor_walks_every_cdr_exactly_once(served: Served, http:
         await objects.post_cdr(None, _cdr(f"C{n:02d}", EMS if n < 15 else EM2))
     ems, admin = await _api(served, http, EMS), await _api(served, http, None)
 
-    async def walk(api: Api, limit: int) -> list[str]:
-        seen, cursor = [], None
+    async def walk(api: Api, limit: int, cursor: str | None = None) -> tuple[list[str], str | None]:
+        seen: list[str] = []
         for _ in range(50):
             body = await api.ok("cdrs", limit=limit, **({"cursor": cursor} if cursor else {}))
-            assert set(body["meta"]) == {"after"} and len(body["data"]) <= limit
+            assert set(body["meta"]) == {"after", "hasMore"} and len(body["data"]) <= limit
             seen += [c["id"] for c in body["data"]]
             cursor = body["meta"]["after"]
-            if cursor is None:
-                return seen
-        raise AssertionError("the cursor never ends")
+            if not body["meta"]["hasMore"]:
+                return seen, cursor
+        raise AssertionError("the feed never ends")
 
-    assert await walk(ems, 4) == [f"NLGRN-{c}" for c in mine]  # in the order they were stored
-    assert await walk(ems, 15) == [f"NLGRN-{c}" for c in mine]  # a full last page: the next one is empty, then null
-    everything = await walk(admin, 7)
+    assert (await walk(ems, 4))[0] == [f"NLGRN-{c}" for c in mine]  # in the order they were stored
+    assert (await walk(ems, 15))[0] == [f"NLGRN-{c}" for c in mine]  # a full last page: no more
+    everything, at_end = await walk(admin, 7)
     assert len(everything) == len(set(everything)) == 23
     first = await ems.ok("cdrs")
-    assert len(first["data"]) == 10 and first["meta"]["after"]
-    assert (await ems.ok("cdrs", limit=100))["meta"]["after"] is None
+    assert len(first["data"]) == 10 and first["meta"]["after"] and first["meta"]["hasMore"]
+    whole = await ems.ok("cdrs", limit=100)
+    assert len(whole["data"]) == 15 and not whole["meta"]["hasMore"]
+    # the feed is followed from where it ended: an empty page keeps the cursor, a new CDR comes after it
+    again = await admin.ok("cdrs", cursor=at_end)
+    assert again["data"] == [] and again["meta"] == {"after": at_end, "hasMore": False}
+    await objects.post_cdr(None, _cdr("C99", EMS))
+    assert (await walk(admin, 7, at_end))[0] == ["NLGRN-C99"]
+    assert (await ems.ok("cdrs", limit=100, cursor=whole["meta"]["after"]))["data"][0]["id"] == "NLGRN-C99"
+    assert (await (await _api(served, http, EM2)).ok("cdrs", limit=100))["meta"]["after"]  # EM2's own 8
     for params, field in (({"limit": 101}, "limit"), ({"limit": 0}, "limit"), ({"cursor": "not-a-cursor!"}, "cursor"), ({"cursor": "e30"}, "cursor")):
         assert _error(await ems.get("cdrs", **params), 400, "VALIDATION_ERROR")["context"] == {"field": field}
     em2 = await _api(served, http, EM2)

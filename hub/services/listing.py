@@ -221,10 +221,11 @@ class Listing:
 
     async def cdrs(
         self, reader: Platform | None, after: Cursor | None = None, limit: int = 10, key: Key | None = None,
-    ) -> tuple[list[model.Cdr], Cursor | None]:
-        """CDRs in the order the hub stored them, from just after the cursor `after`, and the cursor of the next
-        page (None: no more now). A keyset on (stored_us, owner, id): a page costs the same however deep it is,
-        and CDRs never change, so a walk sees each exactly once."""
+    ) -> tuple[list[model.Cdr], Cursor | None, bool]:
+        """CDRs in the order the hub stored them, from just after the cursor `after`: (the page, the cursor of its
+        last CDR (`after` for an empty page: where to ask again), whether more follow now). A keyset on (stored_us,
+        owner, id): a page costs the same however deep it is, and CDRs never change, so a walk sees each exactly
+        once."""
         t = docs.CDR.table
         order = [t.c.stored_us, t.c.country_code, t.c.party_id, t.c.id]
         conds = self._visible(reader, docs.CDR) + _match(order[1:], key)
@@ -233,9 +234,10 @@ class Listing:
             # stored_us first on its own, so the range is read from the stored_us index
             conds.append(sa.and_(t.c.stored_us >= stored, sa.or_(t.c.stored_us > stored, sa.tuple_(*order[1:]) > sa.tuple_(*after[1:]))))
 
-        def op(conn: sa.Connection) -> tuple[list[model.Cdr], Cursor | None]:
+        def op(conn: sa.Connection) -> tuple[list[model.Cdr], Cursor | None, bool]:
             rows, _ = _page(conn, [*order, t.c.doc], t, conds, order, 0, limit + 1, count=False)
-            following: Cursor | None = tuple(rows[limit - 1][:4]) if len(rows) > limit else None  # type: ignore[assignment]
-            return [docs.CDR.decode(r.doc) for r in rows[:limit]], following
+            page = rows[:limit]
+            last: Cursor | None = tuple(page[-1][:4]) if page else after  # type: ignore[assignment]
+            return [docs.CDR.decode(r.doc) for r in page], last, len(rows) > limit
 
         return await self.db.read(op)

@@ -6,7 +6,7 @@ decoded into its wire struct (400 VALIDATION_ERROR naming a bad parameter), then
 the credential's party may see (the SQL clause is hub/services/visibility.py's, through Partner.reader), each
 canonical object mapped (protocols/partner/mapping.py) and the answer encoded once. A single object is the list
 query with its key, so an id that does not parse, does not exist or is not the credential's to see is the same 404.
-CDRs are a feed: a cursor (`meta.after`) instead of pages.
+CDRs are a feed: a cursor (`meta.after`, where to go on from; `meta.hasMore`) instead of pages.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _charge_point(view: Any, extras: mapping.Extras | None) -> wire.ChargePoint:
 
 
 async def _cdr_by_key(listing: Listing, reader: Platform | None, _q: Any, _holder: PartyId, _offset: int, _limit: int, key: Key | None) -> Page:
-    items, _ = await listing.cdrs(reader, limit=1, key=key)
+    items, _, _ = await listing.cdrs(reader, limit=1, key=key)
     return Page(items, len(items))
 
 
@@ -221,8 +221,8 @@ async def _cdr_feed(request: Request, partner: Partner, consumer: Consumer) -> R
     partner.need(consumer, CDRS.entity, "read")
     q = query(request, wire.CdrQuery)
     after = _cursor(q.cursor) if q.cursor else None
-    items, following = await partner.core.listing.cdrs(partner.reader(consumer), after, q.limit)
-    meta = wire.CursorMeta(after=_cursor_text(following) if following else None)
+    items, last, more = await partner.core.listing.cdrs(partner.reader(consumer), after, q.limit)
+    meta = wire.CursorMeta(after=_cursor_text(last) if last else None, has_more=more)
     return partner.ok(request, encode(wire.CdrList(data=[mapping.cdr(c) for c in items], meta=meta)))
 
 

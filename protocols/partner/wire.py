@@ -495,9 +495,12 @@ class PageMeta(Wire, kw_only=True):
 
 
 class CursorMeta(Wire, kw_only=True):
-    """Unbounded feeds (CDRs) page by cursor: `after` is the cursor of the next page, null at the end."""
+    """Unbounded feeds (CDRs) page by cursor: `after` is where to go on from (the page's last item; the cursor asked
+    with when the page is empty; null only when nothing has been seen yet), so that a client can follow the feed as
+    it grows; `hasMore`: more follow now (ask again at once), else ask again later with the same `after`."""
 
     after: str | None = None
+    has_more: bool = False
 
 
 _encoder = msgspec.json.Encoder()
