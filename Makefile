@@ -25,6 +25,7 @@ bench: install
 	$(BIN)/python -m bench.ocpi_locations
 	$(BIN)/python -m bench.ocpp_load
 	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) hub.db hub.db-wal hub.db-shm hub.db.key .pytest_cache
