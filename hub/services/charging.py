@@ -45,7 +45,7 @@ from hub.settings import Settings
 from hub.store import chargers as store
 from hub.store import documents as docs
 from hub.store import locations, schema
-from hub.store.chargers import Charger, ConnectorTemplate
+from hub.store.chargers import Charger, ConnectorTemplate, evse_uid
 from hub.store.db import Database, Tx
 
 log = logging.getLogger(__name__)
@@ -99,10 +99,6 @@ class TxState(msgspec.Struct):
     seq_missing: list[int] = msgspec.field(default_factory=list)  # skipped and not seen since (at most SEQ_MISSING_MAX)
     signed_start: model.SignedReading | None = None  # the meter's signed reading at the start
     signed_end: model.SignedReading | None = None  # its latest signed reading since: the end's, once the transaction ends
-
-
-def evse_uid(identity: str, evse_no: int) -> str:
-    return f"{identity}-{evse_no}".upper()
 
 
 def _now() -> datetime:

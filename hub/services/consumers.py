@@ -194,6 +194,11 @@ class Consumers:
             return None
         return reader_of(self.directory, consumer.party)
 
+    def commands(self, consumer: Consumer, owner: PartyId, noun: str) -> None:
+        """Only its own CPO's credential (or an admin) commands a charge point or charge (NotPermitted otherwise)."""
+        if not consumer.admin and consumer.party != owner:
+            raise NotPermitted(f"only the {noun}'s CPO may command it")
+
     def holder(self, consumer: Consumer) -> PartyId:
         """The party whose own fields (hub/services/extras.py) a consumer keeps: its own; an admin's, the hub's."""
         return consumer.party or self.directory.hub_party

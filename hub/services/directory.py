@@ -67,8 +67,8 @@ class Hook(msgspec.Struct, frozen=True):
     status: str
 
     def takes(self, type_: str) -> bool:
-        """Subscribed to `type_`, allowed to read what it is about, and enabled."""
-        if self.status != "CONNECTED" or (self.event_types is not None and type_ not in self.event_types):
+        """Subscribed to `type_`, and allowed to read what it is about (Directory.hooks holds the enabled ones)."""
+        if self.event_types is not None and type_ not in self.event_types:
             return False
         entity = EVENT_TYPES.get(type_)
         return (self.admin or type_ not in ADMIN_ONLY) and (entity is None or self.scopes.allows(entity, "read"))

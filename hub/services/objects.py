@@ -24,6 +24,7 @@ from hub.services.errors import Conflict, Exists, Invalid, NotFound, NotOwner, U
 from hub.services.webhooks import Webhooks
 from hub.store import documents as docs
 from hub.store import locations, outbox
+from hub.store.chargers import split_evse_uid
 from hub.store.db import Database, Tx
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -143,10 +144,9 @@ class Objects:
         stored = locations.get(tx.conn, (owner.country_code, owner.party_id, location_id.upper()))
         if stored is None:
             return
-        prefix = f"{identity.upper()}-"
         shell = locations.shell_of(stored.obj)
         for evse in stored.obj.evses:
-            if evse.uid.upper().startswith(prefix) and evse.uid[len(prefix):].isdigit():
+            if (split_evse_uid(evse.uid) or ("",))[0] == identity.upper():
                 self.webhooks.announce(tx, type_, "evse", evse, _evse_stream(shell, evse), site=shell,
                                        audience=visibility.audience_set(stored.audience))
 

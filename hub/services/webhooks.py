@@ -230,9 +230,7 @@ class Webhooks:
     async def deliveries(self, consumer: Consumer, endpoint_id: int | None, statuses: list[str] | None, offset: int, limit: int,
                          seq: int | None = None) -> tuple[list[DeliveryRow], int, dict[int, list[tuple[int, str]]]]:
         """The consumer's deliveries (of one endpoint), newest first, with the failed attempts of each."""
-        mine = [e.id for e in await self.listing(consumer)]
-        if endpoint_id is not None:
-            mine = [e for e in mine if e == endpoint_id]
+        mine = store.endpoints_of(consumer.client_id, endpoint_id)
 
         def op(conn: sa.Connection) -> tuple[list[DeliveryRow], int, dict[int, list[tuple[int, str]]]]:
             rows, total = store.deliveries(conn, mine, statuses, offset, limit, seq)
@@ -260,14 +258,12 @@ class Webhooks:
 
 def _charger_link(conn: sa.Connection, site: model.Location | None, evse: model.Evse) -> ChargerLink | None:
     """The charger of the hub's central system behind an EVSE (its uid is `<IDENTITY>-<n>`), if there is one."""
-    identity, _, number = evse.uid.rpartition("-")
-    if site is None or not identity or not number.isdigit():
-        return None
-    found = chargers.link(conn, site.owner_party, site.id, identity)
+    parts = chargers.split_evse_uid(evse.uid)
+    found = chargers.link(conn, site.owner_party, site.id, parts[0]) if parts and site is not None else None
     if found is None:
         return None
     name, connected, connected_us = found
-    return ChargerLink(name, int(number), connected, connected_us)
+    return ChargerLink(name, parts[1], connected, connected_us)  # type: ignore[index]
 
 
 async def _no_verify(_url: str) -> None:

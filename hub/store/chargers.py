@@ -142,6 +142,17 @@ def at_location(conn: sa.Connection, party: PartyId, location_id: str) -> list[C
     return [_charger(r) for r in rows]
 
 
+def evse_uid(identity: str, evse_no: int) -> str:
+    """The uid of a charger's EVSE: `<IDENTITY>-<n>` (OCPP 1.6 connectorId / 2.0.1 evseId)."""
+    return f"{identity}-{evse_no}".upper()
+
+
+def split_evse_uid(uid: str) -> tuple[str, int] | None:
+    """(identity, number) of an EVSE uid made by evse_uid, upper case; None for any other uid."""
+    identity, _, number = uid.rpartition("-")
+    return (identity.upper(), int(number)) if identity and number.isdigit() else None
+
+
 def link(conn: sa.Connection, party: PartyId, location_id: str, identity: str) -> tuple[str, bool, int | None] | None:
     """(identity as registered, connected, when it last connected) of the charger `identity` (any case) at a Location."""
     for r in conn.execute(sa.select(C.c.identity, C.c.instance, C.c.connected_us).where(

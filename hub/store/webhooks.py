@@ -148,10 +148,16 @@ _DELIVERY = sa.select(O.c.seq, O.c.destination, O.c.status, O.c.attempts, O.c.ne
                       O.c.payload)
 
 
-def deliveries(conn: sa.Connection, endpoints: Sequence[int], statuses: Sequence[str] | None, offset: int, limit: int,
+def endpoints_of(client_id: str, endpoint_id: int | None = None) -> sa.ScalarSelect:
+    """The ids of a credential's endpoints (only `endpoint_id`, given), as a subquery."""
+    q = sa.select(W.c.platform_id).where(W.c.client_id == client_id)
+    return (q.where(W.c.platform_id == endpoint_id) if endpoint_id is not None else q).scalar_subquery()
+
+
+def deliveries(conn: sa.Connection, endpoints: Sequence[int] | sa.ScalarSelect, statuses: Sequence[str] | None, offset: int, limit: int,
                seq: int | None = None) -> tuple[list[DeliveryRow], int]:
     """Newest first, and how many match."""
-    conds = [O.c.destination.in_(list(endpoints))]
+    conds = [O.c.destination.in_(endpoints if isinstance(endpoints, sa.ScalarSelect) else list(endpoints))]
     if statuses is not None:
         conds.append(O.c.status.in_(list(statuses)))
     if seq is not None:

@@ -49,12 +49,6 @@ def _missing(noun: str, text: str, field: str | None) -> ApiError:
     return ApiError("RESOURCE_NOT_FOUND", f"no {noun} {text[:80]}", context={"field": field} if field else None)
 
 
-def _commands(consumer: Consumer, owner: PartyId, noun: str) -> None:
-    """Only the owner CPO (or an admin) commands its charge points."""
-    if not consumer.admin and consumer.party != owner:
-        raise ApiError("ACCESS_FORBIDDEN", f"only the {noun}'s CPO may command it")
-
-
 def _controllable(view: EvseView | None, text: str) -> EvseView:
     if view is None or view.charger is None:
         raise ApiError("CHARGE_POINT_NOT_CONTROLLABLE", f"charge point {text[:80]} is not a charger of the hub's central system")
@@ -69,7 +63,7 @@ async def _charge_point(partner: Partner, consumer: Consumer, text: str, field: 
     if view is None:
         raise _missing(CHARGE_POINTS.noun, text, field)
     owner = PartyId.of(view.location.country_code, view.location.party_id)
-    _commands(consumer, owner, CHARGE_POINTS.noun)
+    partner.consumers.commands(consumer, owner, CHARGE_POINTS.noun)
     return owner, _controllable(view, text)
 
 
@@ -107,7 +101,7 @@ async def _stop(request: Request, partner: Partner, consumer: Consumer, text: st
     if session is None:
         raise _missing(CHARGES.noun, text, None)
     owner = session.owner_party
-    _commands(consumer, owner, CHARGES.noun)
+    partner.consumers.commands(consumer, owner, CHARGES.noun)
     point_id = ids.make(owner, session.evse_uid)
     evse: Key = (owner.country_code, owner.party_id, session.evse_uid.upper())
     _controllable(await fetch_one(partner, consumer, CHARGE_POINTS, evse), point_id)

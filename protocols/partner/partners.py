@@ -117,7 +117,6 @@ def _one(partner: Partner, text: str) -> Platform:
 async def list_partners(request: Request, partner: NamedDependency[Partner], consumer: NamedDependency[Consumer]) -> Reply:
     _admin(partner, consumer, "read")
     q = query(request, wire.Paging)
-    await partner.core.directory.refresh()
     platforms = _platforms(partner)
     data = [_partner(p) for p in platforms[q.page * q.per_page:(q.page + 1) * q.per_page]]
     return partner.ok(request, encode(PartnerList(data=data, meta=wire.PageMeta.of(q.page, q.per_page, len(data), len(platforms)))))
