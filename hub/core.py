@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class Core:
     def __init__(self, settings: Settings, rendering: Renderer) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, durable=settings.durable_commits)
         self.secrets = secrets.from_settings(settings.secret_key, sqlite_path(settings.database_url))
         self.directory = Directory(self.db, settings.hub_party, self.secrets, settings.roaming_policy)
         self.webhooks = Webhooks(self.db, self.directory, self.secrets)

@@ -14,6 +14,9 @@ from hub.model import PartyId
 
 class Settings(Struct, kw_only=True, frozen=True):
     database_url: str = "sqlite+aiosqlite:///./hub.db"
+    # every commit waits for the disk (fsync): a power failure then loses nothing acknowledged. Off, a crash of
+    # the hub loses nothing either, a crash of the machine (or of PostgreSQL) the last moments (under a second)
+    durable_commits: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""  # the base URL the hub announces to parties; derived from host/port when empty

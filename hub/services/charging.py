@@ -322,10 +322,14 @@ class Charging:
         until, asked, auth = self._auth.pop(identity, (0.0, "", None))
         return auth if asked == uid.upper() and until > time.monotonic() else None
 
-    async def _authorize(self, charger: Charger, uid: str, type_: str | None, by_contract: bool, evse: str | None = None) -> model.Authorization:
+    async def _authorize(
+        self, charger: Charger, uid: str, type_: str | None, by_contract: bool, evse: str | None = None,
+        location: model.Location | None = None,
+    ) -> model.Authorization:
         """Whether the token may charge here: as the command, the whitelist or the eMSP decides, then as the
-        hub's own rules allow (`evse`: the EVSE of a start; an Authorize names none)."""
-        return await self._restricted(charger, await self._decide(charger, uid, type_, by_contract), evse)
+        hub's own rules allow (`evse`: the EVSE of a start, whose `location` the caller has read; an Authorize
+        names none)."""
+        return await self._restricted(charger, await self._decide(charger, uid, type_, by_contract), evse, location)
 
     async def _decide(self, charger: Charger, uid: str, type_: str | None, by_contract: bool) -> model.Authorization:
         command = await self._recent_command(charger, uid, by_contract)
@@ -351,17 +355,19 @@ class Charging:
             return _unanswered(token)
         return model.Authorization(info.allowed, info.token or token, "AUTH_REQUEST", info.authorization_reference, location=info.location)
 
-    async def _restricted(self, charger: Charger, auth: model.Authorization, evse: str | None) -> model.Authorization:
+    async def _restricted(
+        self, charger: Charger, auth: model.Authorization, evse: str | None, location: model.Location | None = None,
+    ) -> model.Authorization:
         """An allowed token refused all the same: where the eMSP allows it elsewhere only, when the Location is
         closed, while the token is charging at another EVSE."""
         if not auth.accepted or auth.token is None:
             return auth
-        refusal = (_elsewhere(charger, auth.location, evse) or await self._closed(charger)
+        refusal = (_elsewhere(charger, auth.location, evse) or await self._closed(charger, location)
                    or await self._concurrent(charger, auth.token, evse))
         return auth if refusal is None else msgspec.structs.replace(auth, allowed="NOT_ALLOWED", refusal=refusal)
 
-    async def _closed(self, charger: Charger) -> model.AuthorizationRefusal | None:
-        location = await self._location(charger.party, charger.location_id)
+    async def _closed(self, charger: Charger, location: model.Location | None) -> model.AuthorizationRefusal | None:
+        location = location or await self._location(charger.party, charger.location_id)
         if location is None or location.charging_when_closed is not False or _open(location, datetime.now(timezone.utc)):
             return None
         return "NOT_AT_THIS_TIME"
@@ -406,11 +412,12 @@ class Charging:
         if ocpp_id is not None and (known := await self._transaction(identity, ocpp_id)) is not None:
             return ocpp_id, model.Authorization("ALLOWED" if known.state.valid else "NOT_ALLOWED", None, known.state.auth_method)
         evse = evse_uid(identity, evse_no)
+        location = await self._location(charger.party, charger.location_id)  # read once: for the rules and the CDR
         fresh = self._fresh_authorization(identity, uid)
         if fresh is not None:  # asked at the Authorize for the whole charger: now for this EVSE
-            auth = await self._restricted(charger, fresh, evse)
+            auth = await self._restricted(charger, fresh, evse, location)
         else:
-            auth = await self._authorize(charger, uid, token_type, by_contract, evse)
+            auth = await self._authorize(charger, uid, token_type, by_contract, evse, location)
         token = auth.token
         if token is not None:
             cdr_token = model.CdrToken(token.country_code, token.party_id, token.uid, token.type, token.contract_id)
@@ -426,7 +433,7 @@ class Charging:
         for seq_no in sorted(seq_nos):
             self._follow(identity, ocpp_id, state, seq_no)
         _keep_signed(state, samples or [])
-        place = await self._place(charger, state)  # the CDR keeps the location and tariff as they were at the start
+        place = await self._place(charger, state, location)  # the CDR keeps the location and tariff as they were at the start
         tid = await self.db.write(lambda tx: store.open_transaction(tx, identity, ocpp_id, charger.party, session_id, docs.encode(state)))
         ocpp_id = ocpp_id or str(tid)
         self._tx[(identity, ocpp_id)] = Running(tid, state, place)
@@ -506,9 +513,9 @@ class Charging:
 
     # --- building the canonical objects ---------------------------------------------------------------
 
-    async def _place(self, charger: Charger, state: TxState) -> Place:
-        """Where a transaction happens: its Location, EVSE, connector and tariff, read once per event."""
-        location = await self._location(charger.party, charger.location_id)
+    async def _place(self, charger: Charger, state: TxState, location: model.Location | None = None) -> Place:
+        """Where a transaction happens: its Location (unless the caller read it), EVSE, connector and tariff."""
+        location = location or await self._location(charger.party, charger.location_id)
         if location is None:
             raise NotFound(f"the location {charger.location_id} of charger {charger.identity} is gone")
         evse = await self.objects.evse(charger.party, charger.location_id, state.evse_uid)

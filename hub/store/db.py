@@ -8,9 +8,11 @@ once in SQLAlchemy Core and run on either backend:
   connection. Statements are short and indexed, and the work is CPU in Python either way, so a thread
   would add hops and lock contention, not parallelism (what aiosqlite would cost per statement). The one
   slow thing, the WAL checkpoint with its fsync, runs on a thread of its own.
-- PostgreSQL (asyncpg): the same operations through `AsyncConnection.run_sync`, batched the same way;
-  reads from the pool. Notifications also travel between processes with LISTEN/NOTIFY, so several
-  `hub serve` processes sharing one database hear each other's changes.
+- PostgreSQL (asyncpg): the same operations through `AsyncConnection.run_sync`, batched the same way on
+  one held connection; reads on a set of held connections (a pool checkout cost what a read does). In
+  both, SELECTs go straight through asyncpg (`pgreads`), the other statements through SQLAlchemy.
+  Notifications also travel between processes with LISTEN/NOTIFY, so several `hub serve` processes
+  sharing one database hear each other's changes.
 
 A batch that fails is retried operation by operation, so one bad operation fails alone.
 Every committed `Tx.notify(topic, payload)` reaches the subscribers of this process (and, on PostgreSQL,
@@ -31,9 +33,9 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from hub.store import schema
+from hub.store import pgreads, schema
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ CHANGES_KEPT_US = 60_000_000  # how long those stay in the changes table
 
 
 POOL_SIZE = 16  # PostgreSQL connections per process (reads, the writer, LISTEN is its own)
+PG_READERS = 12  # of those, held open for reads (and one for the writer): a pool checkout and return cost as
+# much as a read itself
 
 
 class Tx:
@@ -91,8 +95,9 @@ class Tx:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, durable: bool = False) -> None:
         self.url = make_url(url)
+        self.durable = durable  # commits wait for the disk (else a crash of the machine may lose the last moments)
         self.dialect = self.url.get_backend_name()
         if self.dialect not in {"sqlite", "postgresql"}:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://")
@@ -119,6 +124,8 @@ class Database:
             )
             for engine in (self._write_engine, self._read_engine):
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
+            if self.durable:
+                sa.event.listen(self._write_engine, "connect", lambda dbapi_conn, _: dbapi_conn.execute("PRAGMA synchronous=FULL"))
             # A write transaction takes the database's write lock when it begins: a read-modify-write of another
             # process (the CLI beside `hub serve`) can then never slip in between (and a deferred transaction
             # that reads first could not take the lock later anyway: SQLITE_BUSY_SNAPSHOT)
@@ -134,10 +141,16 @@ class Database:
         else:
             # A fixed pool: beyond it requests wait for a connection. Overflow connections were opened and closed
             # for single reads under load (a TCP and TLS handshake each: a third of the process's time)
-            self._engine = create_async_engine(self.url.set(drivername="postgresql+asyncpg"), pool_size=POOL_SIZE, max_overflow=0)
+            self._engine = create_async_engine(self.url.set(drivername="postgresql+asyncpg"), pool_size=POOL_SIZE, max_overflow=0,
+                                               connect_args={"server_settings": {"synchronous_commit": "on" if self.durable else "off"}})
             # Reads outside a transaction: one round trip each, not three (BEGIN, the query, ROLLBACK); under READ
             # COMMITTED a transaction gave a read nothing more (each statement sees the latest commits anyway)
             self._pg_reads = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._readers: asyncio.Queue[AsyncConnection | None] = asyncio.Queue()
+            for _ in range(PG_READERS):
+                self._readers.put_nowait(None)  # connected at first use
+            self._pg_writer: AsyncConnection | None = None
+            self._forms: dict[Any, Any] = {}  # pgreads' compiled statements
             await self._listen_pg()
         self._writer_task = asyncio.get_running_loop().create_task(self._writer(), name="hub-db-writer")
 
@@ -158,6 +171,9 @@ class Database:
         else:
             if self._pg_listener is not None:
                 await self._pg_listener.close()
+            for conn in [self._pg_writer, *(self._readers.get_nowait() for _ in range(self._readers.qsize()))]:
+                if conn is not None:
+                    await conn.close()
             await self._engine.dispose()
 
     # --- writes ------------------------------------------------------------------------------
@@ -196,15 +212,19 @@ class Database:
     async def _run(self, batch: list) -> tuple[list[tuple[bool, Any]], list[tuple[str, str]]]:
         if self.dialect == "sqlite":
             return self._run_sync_sqlite(batch)
-        async with self._engine.connect() as conn:
-            return await conn.run_sync(self._run_batch, batch)
+        self._pg_writer = self._pg_writer or await self._engine.connect()
+        return await self._pg_writer.run_sync(self._run_batch, batch)
 
     def _run_sync_sqlite(self, batch: list) -> tuple[list[tuple[bool, Any]], list[tuple[str, str]]]:
         with self._write_engine.connect() as conn:
             return self._run_batch(conn, batch)
 
+    def _reading(self, conn: sa.Connection) -> Any:
+        """The connection operations get: on PostgreSQL, one whose SELECTs go straight through asyncpg."""
+        return pgreads.Reader(conn, self._forms) if self.dialect == "postgresql" else conn
+
     def _run_batch(self, conn: sa.Connection, batch: list) -> tuple[list[tuple[bool, Any]], list[tuple[str, str]]]:
-        tx = Tx(conn)
+        tx = Tx(self._reading(conn))
         try:
             with conn.begin():
                 outcomes = [(True, op(tx)) for op, _ in batch]
@@ -217,7 +237,7 @@ class Database:
         # One operation spoiled the batch: run each alone so that only the bad one fails.
         outcomes, notes = [], []
         for op, _ in batch:
-            tx = Tx(conn)
+            tx = Tx(self._reading(conn))
             try:
                 with conn.begin():
                     value = op(tx)
@@ -269,8 +289,12 @@ class Database:
     async def read(self, op: Callable[[sa.Connection], T]) -> T:
         if self.dialect == "sqlite":
             return op(self._reader)
-        async with self._pg_reads.connect() as conn:
-            return await conn.run_sync(op)
+        conn = await self._readers.get()
+        try:
+            conn = conn or await self._pg_reads.connect()
+            return await conn.run_sync(lambda sync: op(self._reading(sync)))
+        finally:  # held, also after a lost connection: SQLAlchemy connects it again at its next use
+            self._readers.put_nowait(conn)
 
     # --- notifications -----------------------------------------------------------------------
 
@@ -334,7 +358,7 @@ class Database:
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process; WAL keeps it consistent
+    cur.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process; WAL keeps it consistent (FULL: durable_commits)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
