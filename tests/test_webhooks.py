@@ -119,6 +119,7 @@ async def test_an_endpoint_is_made_shown_changed_rotated_and_deleted_by_its_cred
     reader = await _credential(site, CPO, "webhook-endpoints:read,sites:read")
     _error(await reader.call("POST", "webhook-endpoints", {"url": receiver.url, "eventTypes": ["site.created"]}), 403, "ACCESS_FORBIDDEN")
     _error(await api.call("POST", "webhook-endpoints", {"url": receiver.url, "eventTypes": ["site.exploded"]}), 400, "VALIDATION_ERROR")
+    _error(await api.call("GET", "webhook-deliveries", endpointId="697650730084046864384"), 400, "VALIDATION_ERROR")  # beyond 64 bits
     _error(await api.call("POST", "webhook-endpoints", {"url": receiver.url, "eventTypes": ["partner.status_changed"]}), 403, "ACCESS_FORBIDDEN")
     narrow = await _credential(site, CPO, "webhook-endpoints:write,sites:read")
     _error(await narrow.call("POST", "webhook-endpoints", {"url": receiver.url, "eventTypes": ["cdr.created"]}), 403, "ACCESS_FORBIDDEN")

@@ -101,7 +101,7 @@ class WebhookDelivery(wire.Wire, kw_only=True):
 
 
 class DeliveryQuery(wire.Paging, kw_only=True):
-    endpoint_id: Annotated[int, Meta(ge=0)] | None = None
+    endpoint_id: Annotated[int, Meta(ge=0, le=10**18 - 1)] | None = None  # as `_id` bounds one in a path: the store's ids are 64-bit
     status: DeliveryStatus | None = None
 
 
