@@ -171,7 +171,8 @@ class Database:
         else:
             if self._pg_listener is not None:
                 await self._pg_listener.close()
-            for conn in [self._pg_writer, *(self._readers.get_nowait() for _ in range(self._readers.qsize()))]:
+            readers = [await self._readers.get() for _ in range(PG_READERS)]  # the reads under way end first
+            for conn in [self._pg_writer, *readers]:
                 if conn is not None:
                     await conn.close()
             await self._engine.dispose()
@@ -289,6 +290,9 @@ class Database:
     async def read(self, op: Callable[[sa.Connection], T]) -> T:
         if self.dialect == "sqlite":
             return op(self._reader)
+        if self._closing:  # the held connections are being closed: a read of the last moments gets one of its own
+            async with self._pg_reads.connect() as own:
+                return await own.run_sync(lambda sync: op(self._reading(sync)))
         conn = await self._readers.get()
         try:
             conn = conn or await self._pg_reads.connect()
