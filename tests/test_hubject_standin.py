@@ -21,7 +21,7 @@ import uvicorn
 
 from fixtures.hubject import (
     DUPLICATE_CDR_CODE, MAX_PAGE_SIZE, HubjectStandIn, authorize_remote_start, authorize_remote_stop, authorize_start,
-    authorize_stop, charge_detail_record, charging_notification, evse_records, remote, rfid, spec,
+    authorize_stop, charge_detail_record, charging_notification, evse_records, read_body, remote, rfid, spec,
 )
 from fixtures.ocpi_party import free_port
 from tests.conftest import SPEC
@@ -399,12 +399,7 @@ class HubInbound:
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if scope["type"] != "http":
             return
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = json.loads(b"".join(chunks))
+        body = json.loads(await read_body(receive))
         self.got.append((scope["path"], body))
         status = {"Code": "000"}
         answer: dict[str, Any] = ({"AuthorizationStatus": "Authorized", "StatusCode": status, "ProviderID": "DE-8EO"}
