@@ -67,6 +67,9 @@ async def test_selects_give_what_sqlalchemy_gives(database_url: str) -> None:
         assert await db.read(lambda conn: conn.execute(sa.select(T.c.name).where(T.c.party_id == "NONE")).first()) is None
         assert await db.read(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(T)).scalar_one()) == 5
         assert db._forms, "the SELECTs went through SQLAlchemy, not asyncpg"
+        missing = sa.table("no_such_table", sa.column("x"))
+        with pytest.raises(sa.exc.ProgrammingError, match="does not exist"):  # the class SQLAlchemy would raise
+            await db.read(lambda conn: conn.execute(sa.select(missing.c.x)).all())
     finally:
         await db.close()
 

@@ -99,14 +99,24 @@ class Reader:
                 values = form.compiled.construct_params(params, extracted_parameters=cache_key[1], _check=False)
                 try:
                     records = await_only(self._driver.fetch(form.sql, *[values[n] for n in form.names]))
-                except Exception as exc:  # as SQLAlchemy would raise it, and a lost connection marked as such
-                    lost = self._driver.is_closed()
-                    if lost:
-                        self.conn.invalidate(exc)
-                    raise sa.exc.DBAPIError(form.sql, None, exc, connection_invalidated=lost) from exc
+                except Exception as exc:
+                    self._failed(form.sql, exc)
+                    raise
                 make = form.row._make
                 return Rows([make(r) for r in records])
         return self.conn.execute(statement, params)
+
+    def _failed(self, sql: str, exc: Exception) -> None:
+        """Raise an asyncpg error as SQLAlchemy would (its class: ProgrammingError, OperationalError, ...), and mark
+        a lost connection, which SQLAlchemy then connects again at its next use."""
+        lost = self._driver.is_closed()
+        try:
+            self._adapted._handle_exception(exc)  # raises the error in the DBAPI's terms, as SQLAlchemy's adapter does
+        except Exception as dbapi_error:
+            if lost:
+                self.conn.invalidate(dbapi_error)
+            raise sa.exc.DBAPIError.instance(sql, None, dbapi_error, self.conn.dialect.loaded_dbapi.Error,
+                                             connection_invalidated=lost) from exc
 
 
 def _form(statement: sa.Select, cache_key: Any, dialect: sa.Dialect) -> Any:
