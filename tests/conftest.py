@@ -17,9 +17,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.engine import make_url
 
+from fixtures.loopback import Loopback
 from fixtures.ocpi_party import OcpiParty, free_port
 from hub.app import Hub, create_app
 from hub.settings import Settings
@@ -113,20 +113,14 @@ class Served:
         self.hub = Hub(settings)
         self.app = create_app(settings, self.hub)
         self.url = settings.base_url
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=settings.port, log_level="warning"))
-        self.task: asyncio.Task | None = None
+        self.server = Loopback(self.app, settings.port)
 
     async def __aenter__(self) -> Served:
-        self.task = asyncio.get_running_loop().create_task(self.server.serve())
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-            await asyncio.sleep(0.01)
+        await self.server.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        await self.task  # type: ignore[misc]
+        await self.server.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ over the untouched OpenAPI bundles."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
@@ -17,12 +16,12 @@ from typing import Any
 import fastjsonschema
 import httpx
 import pytest
-import uvicorn
 
 from fixtures.hubject import (
     DUPLICATE_CDR_CODE, MAX_PAGE_SIZE, HubjectStandIn, authorize_remote_start, authorize_remote_stop, authorize_start,
     authorize_stop, charge_detail_record, charging_notification, evse_records, read_body, remote, rfid, spec,
 )
+from fixtures.loopback import Loopback
 from fixtures.ocpi_party import free_port
 from tests.conftest import SPEC
 
@@ -412,15 +411,12 @@ class HubInbound:
 
 @contextlib.asynccontextmanager
 async def served(app: HubInbound) -> AsyncIterator[HubInbound]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=app.port, log_level="warning", lifespan="off"))
-    task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    server = Loopback(app, app.port, lifespan="off")
+    await server.start()
     try:
         yield app
     finally:
-        server.should_exit = True
-        await task
+        await server.stop()
 
 
 async def test_the_outbound_helpers_send_spec_valid_bodies() -> None:

@@ -9,7 +9,6 @@ same answers, never a 500 or a traceback in the log.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import re
@@ -19,9 +18,9 @@ from typing import Any
 import msgspec
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from connectors import bilateral
+from fixtures.loopback import Loopback
 from fixtures.ocpi_party import OcpiParty, free_port
 from hub.model import PartyId
 from hub.store import schema
@@ -360,10 +359,8 @@ async def test_a_registering_party_whose_versions_are_nested_too_deeply_gets_300
             await send({"type": "http.response.body", "body": deep})
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(versions, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    server = Loopback(versions, port, lifespan="off")
+    await server.start()
     credentials = msgspec.to_builtins(setup.cpo.credentials())
     credentials["url"] = f"http://127.0.0.1:{port}/versions"
     credentials["roles"][0].update(country_code="BE", party_id="NEW", role="EMSP")
@@ -372,8 +369,7 @@ async def test_a_registering_party_whose_versions_are_nested_too_deeply_gets_300
         r = await setup.cpo.http.post(setup.cpo.hub_url("credentials", "SENDER"), content=msgspec.json.encode(credentials),
                                       headers={"Authorization": t.authorization(setup.token_a)})
     finally:
-        server.should_exit = True
-        await task
+        await server.stop()
     assert _status(r) == (200, t.UNABLE_TO_USE_CLIENT_API), r.text
     assert await snapshot(setup.served) == before
     assert not _errors_logged(caplog)
