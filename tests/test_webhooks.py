@@ -223,13 +223,14 @@ async def test_during_a_rotation_both_secrets_sign(site: Site, api: Api, receive
 
 
 async def test_a_receiver_that_fails_for_a_while_gets_every_event_in_order_per_object(site: Site, api: Api) -> None:
-    failing = {"on": True}
     calls = {"n": 0}
 
     def respond(_got: Received) -> Answer:
+        # The first six calls fail (500s, and answers slower than the timeout): fewer than the 7 attempts an event has,
+        # so a lane that puts them all on one event still delivers it, however slow the machine.
         calls["n"] += 1
-        if failing["on"]:
-            return Answer(500) if calls["n"] % 3 else Answer(200, delay=2.0)  # 500s, and answers slower than the timeout
+        if calls["n"] <= 6:
+            return Answer(500) if calls["n"] % 3 else Answer(200, delay=2.0)
         return Answer(200)
 
     receiver = await WebhookReceiver(respond).start()
@@ -244,8 +245,6 @@ async def test_a_receiver_that_fails_for_a_while_gets_every_event_in_order_per_o
                 name = f"P{n}-{round_}"
                 await api.ok("PATCH", f"charge-points/NLGRN-P{n}", {"name": name})
                 changes[f"NLGRN-P{n}"].append(name)
-        await asyncio.sleep(1.5)
-        failing["on"] = False
         await eventually(lambda: len(_events(receiver)) == 5 + 30, timeout=30)
         got = defaultdict(list)
         for event in _events(receiver):
