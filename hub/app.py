@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFou
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
-from connectors import bilateral
+from connectors import bilateral, hubject
 from hub import logs, proc
 from hub.core import Core
 from hub.edge import BodyDeadline
@@ -24,6 +24,8 @@ from protocols.ocpi.v221.client import OcpiClient
 from protocols.ocpi.v221.push import OcpiPush
 from protocols.ocpi.v221.server import router as ocpi_router
 from protocols.ocpi.v221.server import unmatched as ocpi_unmatched
+from protocols.oicp.v23.server import router as oicp_router
+from protocols.oicp.v23.server import unmatched as oicp_unmatched
 from protocols.ocpp.commands import ChargerCommands
 from protocols.ocpp.server import OcppServer
 from protocols.partner import openapi as partner_openapi
@@ -46,6 +48,7 @@ class Hub:
         self.ocpp = OcppServer(self.core.charging, self.core.db, settings)
         ChargerCommands(self.ocpp, self.core.charging, self.core.commands).install()
         bilateral.install(self.ocpi)
+        self.hubject = hubject.install(self.core)
         self.serving = False
 
     async def start(self, serve: bool = True) -> None:
@@ -55,9 +58,11 @@ class Hub:
         if serve:
             await self.ocpp.start()
             await self.core.serve()
+            self.hubject.start(self.settings.hubject_pull_interval, self.settings.hubject_full_interval)
             self.serving = True
 
     async def stop(self) -> None:
+        await self.hubject.stop()
         if self.serving:
             await self.ocpp.stop()
         await self.core.stop()
@@ -67,6 +72,8 @@ def unmatched(request: Request, exc: HTTPException) -> Response:
     """No route for the path (404) or the method (405): each protocol's own error body, chosen by path."""
     if request.url.path.startswith(partner_transport.PREFIXES):
         return partner_transport.unmatched(request, exc)
+    if request.url.path.startswith("/oicp/"):
+        return oicp_unmatched(request, exc)
     return ocpi_unmatched(request, exc)
 
 
@@ -99,7 +106,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Lite
         return Response(content=msgspec.json.encode(body), media_type="application/json")
 
     app = Litestar(
-        route_handlers=[health, ocpi_router(hub.ocpi), partner_router(hub.core, bilateral.Roaming(hub.ocpi))],
+        route_handlers=[health, ocpi_router(hub.ocpi), partner_router(hub.core, bilateral.Roaming(hub.ocpi)), oicp_router(hub.hubject)],
         lifespan=[lifespan],
         middleware=[logs.RequestIds, lambda app: BodyDeadline(app, settings.http_body_timeout)],
         request_max_body_size=settings.max_body_bytes,

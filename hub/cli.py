@@ -163,6 +163,62 @@ def cmd_ocpi_sync(args: argparse.Namespace) -> None:
     _print(asyncio.run(_with_hub(run)))
 
 
+def _hubject(fn: Callable[[Any], Awaitable[Any]]) -> None:
+    """Run `fn(connector)`; an id that names no party is bad input too."""
+    from protocols.oicp.v23.mapping import Unmappable
+
+    async def run(hub: Any) -> Any:
+        try:
+            return await fn(hub.hubject)
+        except Unmappable as exc:
+            raise SystemExit(f"hub: {exc}") from None
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def cmd_hubject_configure(args: argparse.Namespace) -> None:
+    async def run(hubject: Any) -> Any:
+        config = await hubject.hubject.configure(args.base_url, cert=args.cert, key=args.key, ca=args.ca,
+                                                 inbound_allow=args.inbound_allow, party=PartyId.parse(args.party) if args.party else None)
+        return {"base_url": config.base_url, "mutual_tls": config.cert is not None, "inbound_allow": config.inbound_allow,
+                "inbound_url": f"{_settings().base_url}/oicp (Hubject appends its own path)"}
+
+    _hubject(run)
+
+
+def cmd_hubject_add_operator(args: argparse.Namespace) -> None:
+    async def run(hubject: Any) -> Any:
+        operator = await hubject.hubject.add_operator(PartyId.parse(args.party), args.operator_id, args.hotline, args.name)
+        return {"party": args.party, "operator_id": operator.operator_id}
+
+    _hubject(run)
+
+
+def cmd_hubject_add_provider(args: argparse.Namespace) -> None:
+    async def run(hubject: Any) -> Any:
+        return {"party": args.party, "provider_id": await hubject.hubject.add_provider(PartyId.parse(args.party), args.provider_id)}
+
+    _hubject(run)
+
+
+def cmd_hubject_sync(args: argparse.Namespace) -> None:
+    async def run(hubject: Any) -> Any:
+        done = await hubject.sync(full=args.full, force=args.force)
+        if not all(step["ok"] for step in done):
+            _print(done)
+            raise SystemExit(1)
+        return done
+
+    _hubject(run)
+
+
+def cmd_hubject_status(args: argparse.Namespace) -> None:
+    async def run(hubject: Any) -> Any:
+        return hubject.status()
+
+    _hubject(run)
+
+
 def cmd_outbox_list(args: argparse.Namespace) -> None:
     from hub.store import outbox
 
@@ -385,6 +441,34 @@ def parser() -> argparse.ArgumentParser:
     sy.add_argument("--platform", type=int, required=True)
     sy.add_argument("--since", help="only changes since this RFC 3339 time")
     sy.set_defaults(fn=cmd_ocpi_sync)
+
+    hj = sub.add_parser("hubject", help="Hubject (OICP 2.3) for the hub's operators and eMSPs").add_subparsers(dest="hubject_command", required=True)
+    hc = hj.add_parser("configure", help="Hubject's base URL and the hub's certificate; prints JSON")
+    hc.add_argument("--base-url", required=True, help="up to and including /api/oicp, e.g. https://service-qa.hubject.com/api/oicp")
+    hc.add_argument("--cert", help="the operator's client certificate (PEM) for mutual TLS")
+    hc.add_argument("--key", help="its private key (PEM)")
+    hc.add_argument("--ca", help="Hubject's root and intermediate CA (PEM)")
+    hc.add_argument("--inbound-allow", action="append", metavar="CIDR",
+                    help="a network Hubject's calls may come from (repeatable; default loopback: put a TLS terminator that "
+                         "checks Hubject's client certificate in front)")
+    hc.add_argument("--party", help="Hubject's own party code in the hub (default DE/HBS)")
+    hc.set_defaults(fn=cmd_hubject_configure)
+    ho = hj.add_parser("add-operator", help="a CPO of the hub whose EVSEs go to Hubject")
+    ho.add_argument("--party", required=True, help="CC/PID")
+    ho.add_argument("--operator-id", required=True, help="its OperatorID at Hubject, e.g. 'NL*GRN'")
+    ho.add_argument("--hotline", required=True, help="the hotline Hubject shows with every EVSE, + and 5 to 15 digits")
+    ho.add_argument("--name", help="the operator's name (default: its Locations' operator)")
+    ho.set_defaults(fn=cmd_hubject_add_operator)
+    hp = hj.add_parser("add-provider", help="an eMSP of the hub that roams through Hubject")
+    hp.add_argument("--party", required=True, help="CC/PID")
+    hp.add_argument("--provider-id", required=True, help="its ProviderID at Hubject, e.g. 'NL-DEM'")
+    hp.set_defaults(fn=cmd_hubject_add_provider)
+    hs = hj.add_parser("sync", help="push the operators' EVSE data and pull Hubject's for the providers, now")
+    hs.add_argument("--full", action="store_true", help="full loads and full pulls (else the deltas)")
+    hs.add_argument("--force", action="store_true", help="send a full load even when the guard refuses it (empty or much shorter)")
+    hs.set_defaults(fn=cmd_hubject_sync)
+    hst = hj.add_parser("status", help="the configuration and the last syncs with their results")
+    hst.set_defaults(fn=cmd_hubject_status)
 
     ch = sub.add_parser("chargers", help="chargers the hub runs (OCPP)").add_subparsers(dest="chargers_command", required=True)
     ca = ch.add_parser("add", help="register a charger for a CPO at a location (created when --address is given); prints JSON")

@@ -69,6 +69,10 @@ class Settings(Struct, kw_only=True, frozen=True):
     # after the last the delivery has failed (replayable)
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
     webhook_disable_after: float = 432_000.0  # seconds an endpoint may fail without a success before it is disabled
+    # Hubject (connectors/hubject): how often a serving hub pulls EVSE status and data deltas (0: never on its own;
+    # with several processes on one database, let one do it), and how often it does the full loads and full pulls
+    hubject_pull_interval: float = 300.0
+    hubject_full_interval: float = 86_400.0
     # the key that encrypts the tokens the hub presents to others (hub/store/secrets.py); see README
     secret_key: str = ""
     log_level: str = "INFO"

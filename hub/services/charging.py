@@ -51,6 +51,8 @@ from hub.store.db import Database, Tx
 log = logging.getLogger(__name__)
 
 Realtime = Callable[[model.Token, model.LocationReferences], Awaitable[model.AuthorizationInfo]]
+# (the charger's CPO, its Location id, uid, type, by contract) -> the platform's answer, None when it has none
+Elsewhere = Callable[[PartyId, str, str, str | None, bool], Awaitable[model.Authorization | None]]
 COMMAND_WINDOW = timedelta(minutes=15)
 AUTH_REUSE = 60.0  # seconds an Authorize answer stands for the StartTransaction that follows it
 KWH = Decimal(1000)
@@ -116,6 +118,7 @@ class Charging:
         self.commands = commands
         self.settings = settings
         self.realtime: Realtime | None = None
+        self.elsewhere: Elsewhere | None = None  # a roaming platform that may know a token the hub does not
         self._chargers: dict[str, Charger] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._statuses: dict[str, dict[str, dict[str, str]]] = {}  # identity -> evse uid -> connector id -> status
@@ -337,10 +340,24 @@ class Charging:
             return model.Authorization("ALLOWED", command.token, "COMMAND", command.authorization_reference)
         token = await self.find_token(uid, type_, by_contract)
         if token is None:
-            return model.Authorization("NOT_ALLOWED", None, "AUTH_REQUEST")
+            return await self._ask_elsewhere(charger, uid, type_, by_contract)
         if token.whitelist == "ALWAYS" or self.realtime is None:
             return _whitelisted(token)
         return await self._ask_emsp(self.realtime, charger, token)
+
+    async def _ask_elsewhere(self, charger: Charger, uid: str, type_: str | None, by_contract: bool) -> model.Authorization:
+        """A token the hub does not know, asked of the roaming platform the charger's CPO roams through (within the
+        charger's real-time budget and timeout); no answer is a refusal."""
+        refused = model.Authorization("NOT_ALLOWED", None, "AUTH_REQUEST")
+        if self.elsewhere is None or not self._realtime_budgets[charger.identity].take():
+            return refused
+        try:
+            auth = await asyncio.wait_for(self.elsewhere(charger.party, charger.location_id, uid, type_, by_contract),
+                                          self.settings.realtime_auth_timeout)
+        except Exception as exc:
+            log.warning("authorization of an unknown token at %s by a roaming platform failed: %s", charger.identity, exc)
+            return refused
+        return auth or refused
 
     async def _ask_emsp(self, realtime: Realtime, charger: Charger, token: model.Token) -> model.Authorization:
         """Real time, within the charger's budget; without an answer, the token's whitelist rule decides."""

@@ -31,6 +31,9 @@ C = schema.commands
 
 # A local executor runs a command on the hub's own chargers: (record) -> the synchronous response.
 LocalExecutor = Callable[["CommandRecord"], Awaitable[Any]]
+# A remote executor hands a command to a platform that speaks another protocol than the sender (a roaming platform
+# such as Hubject): (record, platform) -> the synchronous response; it completes the record when the result is known.
+RemoteExecutor = Callable[["CommandRecord", Platform], Awaitable[Any]]
 # A runner asks a charger of the hub's own and waits: (record) -> the charger's answer (see Commands.run).
 Runner = Callable[["CommandRecord"], Awaitable[model.CommandResult]]
 
@@ -64,6 +67,7 @@ class Commands:
         self.objects = objects
         self.local: dict[str, LocalExecutor] = {}  # kind family ("command", "profile") -> executor
         self.runner: Runner | None = None  # the central system's, when this process has one
+        self.remote: dict[str, RemoteExecutor] = {}  # platform protocol -> executor, for receivers it speaks for
 
     async def route(self, caller: Platform, sender: PartyId, request: model.CommandRequest, to: PartyId | None) -> PartyId:
         """Decide (and check) which CPO a command goes to. An eMSP acts only on what it may: its own tokens, Locations

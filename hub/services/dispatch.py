@@ -61,7 +61,8 @@ class Delivery(msgspec.Struct, frozen=True):
 
 class Sender(Protocol):
     """What a protocol module offers the dispatcher. It may also say, as `offline_after`, how long its destinations
-    may fail without a success before they are OFFLINE (the `offline_after` setting otherwise)."""
+    may fail without a success before they are OFFLINE (the `offline_after` setting otherwise), and as `concurrency`
+    how many requests may be in flight to one (`outbox_concurrency` otherwise)."""
 
     async def deliver(self, platform: Platform, event: Event) -> Delivery: ...
 
@@ -119,7 +120,7 @@ class Lane:
 
     @property
     def limit(self) -> int:
-        return 1 if self.failures else self.d.settings.outbox_concurrency
+        return 1 if self.failures else self.d.concurrency_of(self.destination)
 
     @property
     def idle(self) -> bool:
@@ -277,10 +278,16 @@ class Dispatcher:
         self.gone_after_us = PROCESS_TIMEOUT_US + int(max(settings.forward_timeout, settings.webhook_timeout) * 1e6)
         db.subscribe(self._on_change)
 
-    def _offline_after(self, platform_id: int) -> float:
+    def _sender_of(self, platform_id: int) -> Sender | None:
         platform = self.directory.platform(platform_id)
-        sender = self.senders.get(platform.row.protocol) if platform else None
-        return getattr(sender, "offline_after", None) or self.settings.offline_after
+        return self.senders.get(platform.row.protocol) if platform else None
+
+    def _offline_after(self, platform_id: int) -> float:
+        return getattr(self._sender_of(platform_id), "offline_after", None) or self.settings.offline_after
+
+    def concurrency_of(self, platform_id: int) -> int:
+        """Requests in flight to a destination: its sender's own limit (one keeps every change in order), else the setting."""
+        return getattr(self._sender_of(platform_id), "concurrency", None) or self.settings.outbox_concurrency
 
     def _on_change(self, topic: str, payload: str) -> None:
         if topic == "outbox" and self._tasks:

@@ -53,8 +53,12 @@ async def command_post(request: Request, ocpi: NamedDependency[Ocpi], command: F
         return ocpi.ok(request, ctx, wire.encode(m.command_response_from_canonical(response)))
     record = await ocpi.core.commands.open(command, ctx.party, receiver, req, w.response_url, ctx.routing.correlation_id)
     local = ocpi.core.commands.local.get("command")
-    if ocpi.core.directory.platform_of(receiver) is None:
-        if local is None:
+    platform = ocpi.core.directory.platform_of(receiver)
+    remote = ocpi.core.commands.remote.get(platform.row.protocol) if platform is not None else None
+    if platform is None or remote is not None:  # the hub's own chargers, or a platform of another protocol
+        if remote is not None:
+            response = await remote(record, platform)
+        elif local is None:
             response = model.CommandResponse(result="NOT_SUPPORTED", timeout=0)
         else:
             response = await local(record)
