@@ -186,6 +186,36 @@ def test_chargers_add_creates_the_location_and_prints_the_ocpp_url(hub_env: dict
     assert len(json.loads(run(["chargers", "list"], hub_env).stdout)) == 1
 
 
+async def test_hubject_commands_configure_add_sync_and_show_status(hub_env: dict[str, str]) -> None:
+    import asyncio
+
+    from fixtures.hubject import HubjectStandIn
+
+    def hub(*args: str) -> subprocess.CompletedProcess:
+        return run(["hubject", *args], hub_env)
+
+    run(["db", "upgrade"], hub_env)
+    run(["chargers", "add", "--identity", "CP-0001", "--party", "NL/GRN", "--location-id", "LOC-UTR-1", "--address", "Stationsplein 1",
+         "--city", "Utrecht", "--country", "NLD", "--lat", "52.0894", "--lon", "5.1102"], hub_env)
+    async with HubjectStandIn() as standin:
+        configured = await asyncio.to_thread(hub, "configure", "--base-url", standin.url)
+        assert configured.returncode == 0, configured.stderr
+        assert json.loads(configured.stdout)["inbound_allow"] == ["127.0.0.0/8", "::1/128"]
+        bad = await asyncio.to_thread(hub, "configure", "--base-url", "https://example.com/wrong")
+        assert bad.returncode == 1 and "/api/oicp" in bad.stderr and "Traceback" not in bad.stderr
+        added = await asyncio.to_thread(hub, "add-operator", "--party", "NL/GRN", "--operator-id", "NL*GRN", "--hotline", "+31301234567")
+        assert json.loads(added.stdout) == {"party": "NL/GRN", "operator_id": "NL*GRN"}, added.stderr
+        other = await asyncio.to_thread(hub, "add-operator", "--party", "NL/GRN", "--operator-id", "DE*XYZ", "--hotline", "+31301234567")
+        assert other.returncode == 1 and "not party NL/GRN's" in other.stderr and "Traceback" not in other.stderr
+        # the charger has not connected: its Location has no EVSE, and a full load of nothing is refused
+        synced = await asyncio.to_thread(hub, "sync", "--full")
+        assert synced.returncode == 1 and "no EVSE to load" in synced.stdout
+        status = json.loads((await asyncio.to_thread(hub, "status")).stdout)
+        assert status["operators"] == {"NL/GRN": "NL*GRN"} and status["syncs"][0]["ok"] is False
+        assert not standin.bodies("eRoamingPushEvseData")
+        standin.assert_clean()
+
+
 def test_outbox_commands_answer(hub_env: dict[str, str]) -> None:
     run(["db", "upgrade"], hub_env)
     listed = run(["outbox", "list", "--status", "parked"], hub_env)

@@ -74,9 +74,14 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str, make_party: Any) -> Any:
+def policy() -> str:
+    return "open"
+
+
+@pytest.fixture
+async def world(database_url: str, make_party: Any, policy: str) -> Any:
     settings = hub_settings(database_url, free_port(), ocpp_port=0, session_update_interval=0.0, ocpp_offline_grace=0.5,
-                            ocpp_call_timeout=5.0, ocpp_ping_interval=0.0, hubject_pull_interval=0.0)
+                            ocpp_call_timeout=5.0, ocpp_ping_interval=0.0, hubject_pull_interval=0.0, roaming_policy=policy)
     async with HubjectStandIn() as standin, Served(settings) as served:
         core = served.hub.core
         await core.parties.ensure_local(CPO, "CPO", "GreenCharge")
@@ -220,6 +225,16 @@ async def test_hubjects_evse_data_over_several_pages_reaches_an_ocpi_emsp_then_s
     assert "LastCall" in world.bodies("eRoamingPullEvseData")[-1]
 
 
+@pytest.mark.parametrize("policy", ["agreements"])
+async def test_under_the_agreements_policy_hubject_locations_reach_the_providers_and_operators_evses_reach_hubject(world: World) -> None:
+    cp = await world.charger()
+    await cp.status(1, "Charging")
+    await eventually(lambda: any(r["EvseStatus"] == "Occupied" for b in world.bodies("eRoamingPushEvseStatus")
+                                 for r in b["OperatorEvseStatus"]["EvseStatusRecord"]))
+    await world.pulled(12)
+    assert sum(len(loc["evses"]) for loc in await _get_all(world.emsp) if loc["party_id"] == "ABC") == 12
+
+
 async def test_an_ocpi_start_session_at_a_hubject_location_becomes_an_oicp_remote_start(world: World) -> None:
     await world.pulled(12)
     location = next(loc for loc in await _get_all(world.emsp) if loc["party_id"] == "ABC")
@@ -261,6 +276,22 @@ async def test_a_hubject_cdr_for_the_emsps_token_reaches_it_as_an_ocpi_cdr_once(
     assert (await hbs.charge_detail_record(*args))["Result"] is True  # Hubject sends it again: acknowledged, not stored twice
     await asyncio.sleep(0.3)
     assert len(world.emsp.received["cdrs"]) == 1
+
+
+async def test_cdrs_missed_while_the_hub_was_unreachable_are_caught_up(world: World) -> None:
+    await world.pulled(6)
+    end = datetime.now(timezone.utc).replace(microsecond=0)
+    start = end - timedelta(hours=1)
+    missed = [{"SessionID": str(uuid.uuid4()), "EvseID": f"DE*ABC*E00000{n}", "Identification": hbs.rfid(UID),
+               "SessionStart": start.isoformat(), "SessionEnd": end.isoformat(), "ChargingStart": start.isoformat(),
+               "ChargingEnd": end.isoformat(), "ConsumedEnergy": 3.5 + n, "HubOperatorID": HUBJECT_OPERATOR,
+               "HubProviderID": "NL-EMS"} for n in range(2)]
+    world.standin.charge_detail_records = missed
+    assert await world.connector.emp.catch_up_cdrs(EMSP, start - timedelta(days=1)) == 2
+    await eventually(lambda: len(world.emsp.objects["cdrs"]) == 2)
+    assert await world.connector.emp.catch_up_cdrs(EMSP, start - timedelta(days=1)) == 2  # again: known, not stored twice
+    await asyncio.sleep(0.3)
+    assert len(world.emsp.received["cdrs"]) == 2
 
 
 async def test_hubjects_authorize_start_for_the_emsps_card_is_answered_from_the_hubs_tokens(world: World) -> None:

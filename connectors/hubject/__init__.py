@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connectors.hubject.connection import PROTOCOL, Config, Hubject, Operator, Sync
@@ -22,6 +23,8 @@ from hub.services import errors
 from protocols.oicp.v23 import wire
 
 log = logging.getLogger(__name__)
+
+CDR_CATCH_UP = timedelta(days=2)  # a full sync asks Hubject for the providers' CDRs of this long (those missed are taken)
 
 __all__ = ["Connector", "Config", "Operator", "Sync", "install"]
 
@@ -90,6 +93,8 @@ class Connector:
             await step("pull-evse-status", text, self.emp.pull_evse_status(party))
             if full:
                 await step("authentication-data full load", text, self.emp.push_authentication_data(party))
+                since = datetime.now(timezone.utc) - CDR_CATCH_UP
+                await step("get-charge-detail-records", text, self.emp.catch_up_cdrs(party, since))
         return done
 
     def status(self) -> dict[str, Any]:

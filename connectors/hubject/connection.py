@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.core import Core
 from hub.model import PartyId
@@ -204,6 +206,7 @@ class Hubject:
             raise Invalid(f"{party} is a party on Hubject's side")
         operator = Operator(operator_id=operator_id, hotline=hotline, name=name)
         await self._change(lambda s: s.config.operators.__setitem__(str(party), operator))
+        await self._write(lambda tx: _agree(tx, [(party, PartyId.parse(self.config.party))]))  # type: ignore[union-attr]
         return operator
 
     async def add_provider(self, party: PartyId, provider_id: str) -> str:
@@ -212,6 +215,8 @@ class Hubject:
         if not self.core.directory.known(party) or self._held_here(party):
             raise Invalid(f"{party} is no eMSP of this hub")
         await self._change(lambda s: s.config.providers.__setitem__(str(party), provider_id))
+        operators = self.platform.parties_with_role("CPO") if self.platform else []
+        await self._write(lambda tx: _agree(tx, [(operator, party) for operator in operators]))
         return provider_id
 
     def _held_here(self, party: PartyId) -> bool:
@@ -225,8 +230,15 @@ class Hubject:
         if platform is None:
             return
         missing = [r for r in roles if (r[0], r[1]) not in platform.roles]
-        if missing:
-            await self._write(lambda tx: _take_parties(tx, platform.id, missing))
+        if not missing:
+            return
+        providers = [PartyId.parse(p) for p in self.config.providers] if self.config else []
+
+        def op(tx: Tx) -> None:
+            _take_parties(tx, platform.id, missing)
+            _agree(tx, [(party, provider) for party, role, _ in missing if role == "CPO" for provider in providers])
+
+        await self._write(op)
 
     async def record(self, sync: Sync, **state: dict) -> None:
         """A sync's outcome (and state it moves on, such as a LastCall), kept for `hub hubject status`."""
@@ -276,4 +288,16 @@ def _take_parties(tx: Tx, platform_id: int, roles: list[tuple[PartyId, str, str]
             continue
         tx.execute(sa.insert(PA).values(country_code=party.country_code, party_id=party.party_id, role=role,
                                         platform_id=platform_id, name=name[:100], updated_us=store.now_us()))
+        tx.notify("platforms")
+
+
+def _agree(tx: Tx, pairs: list[tuple[PartyId, PartyId]]) -> None:
+    """Roaming agreements (CPO, reader) for the `agreements` policy: the hub's operators with Hubject, Hubject's
+    operators with the hub's providers (under the `open` policy they change nothing)."""
+    A = schema.agreements
+    insert = sqlite_insert if tx.dialect == "sqlite" else pg_insert
+    for cpo, reader in pairs:
+        tx.execute(insert(A).values(cpo_country_code=cpo.country_code, cpo_party_id=cpo.party_id, emsp_country_code=reader.country_code,
+                                    emsp_party_id=reader.party_id).on_conflict_do_nothing())
+    if pairs:
         tx.notify("platforms")

@@ -25,9 +25,10 @@ import msgspec
 import sqlalchemy as sa
 
 from connectors.hubject.connection import Hubject, Operator
+from connectors.hubject.outbox import acknowledged, attempt
 from hub import model
 from hub.model import PartyId
-from hub.outbound import Busy, OutboundError
+from hub.outbound import OutboundError
 from hub.services import errors
 from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
@@ -38,7 +39,7 @@ from hub.store import schema
 from hub.store.outbox import Event
 from protocols.oicp.v23 import errors as oicp_errors
 from protocols.oicp.v23 import mapping, wire
-from protocols.oicp.v23.client import OicpCallError, RateLimited
+from protocols.oicp.v23.client import OicpCallError
 
 log = logging.getLogger(__name__)
 
@@ -47,29 +48,6 @@ NOTIFIED = "oicp.notified"  # extras kind: the Session as Hubject last heard of 
 DUPLICATE_CDR = ("400",)  # Hubject's answer to a second CDR for a SessionID (undocumented; digest §5.5)
 LOCATION_KINDS = ("location", "evse", "connector")
 _L, _E = docs.LOCATION.table, schema.evses
-
-
-def _ack_delivery(ack: wire.Acknowledgement, what: str) -> Delivery:
-    if ack.result:
-        return Delivery("ok", what)
-    code = ack.status_code
-    return Delivery("refused", f"{what}: StatusCode {code.code} {code.description or ''} {code.additional_info or ''}".strip())
-
-
-async def _call(call: Callable[[], Awaitable[Delivery]]) -> Delivery:
-    """An OICP call as the outbox sees it."""
-    try:
-        return await call()
-    except Busy as exc:
-        return Delivery("busy", str(exc))
-    except RateLimited as exc:
-        return Delivery("retry", exc.detail, retry_in=exc.retry_after)
-    except OicpCallError as exc:
-        return Delivery("retry" if exc.retryable else "refused", exc.detail)
-    except OutboundError as exc:
-        return Delivery("retry", f"{type(exc).__name__}: {exc}")
-    except mapping.Unmappable as exc:
-        return Delivery("refused", f"cannot be said in OICP: {exc}")
 
 
 class Operators:
@@ -93,11 +71,11 @@ class Operators:
         if operator is None:
             return Delivery("ok", f"{owner} does not roam through Hubject")
         if event.kind in LOCATION_KINDS:
-            return await _call(lambda: self._location_change(owner, operator, event))
+            return await attempt(lambda: self._location_change(owner, operator, event))
         if event.kind == "session":
-            return await _call(lambda: self._session(owner, operator, event))
+            return await attempt(lambda: self._session(owner, operator, event))
         if event.kind == "cdr":
-            return await _call(lambda: self._cdr(operator, event))
+            return await attempt(lambda: self._cdr(operator, event))
         return Delivery("ok", f"Hubject takes no {event.kind}")
 
     async def alive(self, platform: Platform) -> bool:
@@ -114,7 +92,7 @@ class Operators:
             push = wire.PushEvseStatus(action_type="update", operator_evse_status=wire.OperatorEvseStatus(
                 operator_id=operator.operator_id, operator_name=operator.name,
                 evse_status_record=[wire.EvseStatusRecord(evse_id=evse.evse_id, evse_status=status)]))  # type: ignore[arg-type]
-            return _ack_delivery(await client.push_evse_status(operator.operator_id, push), "status")
+            return acknowledged(await client.push_evse_status(operator.operator_id, push), "status")
         location = await self.core.objects.location(owner, location_id)
         if location is None:
             return Delivery("ok", f"Location {location_id} is gone")
@@ -128,11 +106,11 @@ class Operators:
             ack = await client.push_evse_data(operator.operator_id, wire.PushEvseData(action_type="update", operator_evse_data=data))
             if not ack.result:  # not there yet (a Location made after the full load): inserted
                 ack = await client.push_evse_data(operator.operator_id, wire.PushEvseData(action_type="insert", operator_evse_data=data))
-            outcome = _ack_delivery(ack, f"{len(records)} EVSE records")
+            outcome = acknowledged(ack, f"{len(records)} EVSE records")
         if removed and outcome.outcome == "ok":
             gone = [r for r in _records_of_removed(location, removed, details)]
             data = wire.OperatorEvseData(operator_id=operator.operator_id, operator_name=_name(operator, [location]), evse_data_record=gone)
-            outcome = _ack_delivery(await client.push_evse_data(operator.operator_id, wire.PushEvseData(action_type="delete", operator_evse_data=data)),
+            outcome = acknowledged(await client.push_evse_data(operator.operator_id, wire.PushEvseData(action_type="delete", operator_evse_data=data)),
                                     f"{len(gone)} EVSEs deleted")
         return outcome
 
@@ -150,7 +128,7 @@ class Operators:
             return Delivery("ok", f"Location {session.location_id} is gone")
         client = self.hubject.client()
         for notification in mapping.notifications(session, previous, location=location, operator=operator.operator_id):
-            delivery = _ack_delivery(await client.charging_notification(notification), f"{type(notification).__name__}")
+            delivery = acknowledged(await client.charging_notification(notification), f"{type(notification).__name__}")
             if delivery.outcome != "ok":
                 return delivery
         now = docs.now_us()
@@ -165,7 +143,7 @@ class Operators:
         ack = await self.hubject.client().charge_detail_record(operator.operator_id, record)
         if not ack.result and ack.status_code.code in DUPLICATE_CDR:
             return Delivery("ok", f"Hubject has the CDR of session {record.session_id} already")
-        return _ack_delivery(ack, f"CDR of session {record.session_id}")
+        return acknowledged(ack, f"CDR of session {record.session_id}")
 
     # --- the full load ---------------------------------------------------------------------------------------------
 
@@ -312,13 +290,10 @@ class Operators:
 def _acknowledgement(result: model.CommandResult, session_id: str | None, cpo_session: str) -> wire.Acknowledgement:
     """The charger's answer as Hubject hears it (ACCEPTED: the charge will start)."""
     if result.result == "ACCEPTED":
-        return wire.Acknowledgement(result=True, status_code=wire.StatusCode(code="000", description=wire.STATUS_CODES.get("000")),
-                                    session_id=session_id, cpo_partner_session_id=cpo_session[:250])
-    code = {"EVSE_OCCUPIED": "602", "EVSE_INOPERATIVE": "700", "TIMEOUT": "501", "REJECTED": "501", "FAILED": "501",
-            "NOT_SUPPORTED": "501", "UNKNOWN_RESERVATION": "400", "UNKNOWN_SESSION": "400"}.get(result.result, "501")
-    text = "; ".join(m.text for m in result.message) or f"the charger answered {result.result}"
-    return wire.Acknowledgement(result=False, status_code=wire.StatusCode(code=code, description=wire.STATUS_CODES.get(code),
-                                                                          additional_info=text[:1000]), session_id=session_id)
+        return mapping.acknowledgement(session_id=session_id, cpo_partner_session_id=cpo_session[:250])
+    code = {"EVSE_OCCUPIED": "602", "EVSE_INOPERATIVE": "700", "UNKNOWN_RESERVATION": "400", "UNKNOWN_SESSION": "400"}.get(result.result, "501")
+    return mapping.acknowledgement(code, "; ".join(m.text for m in result.message) or f"the charger answered {result.result}",
+                                   session_id=session_id)
 
 
 def _details(operator: Operator) -> mapping.OperatorDetails:

@@ -26,6 +26,7 @@ import msgspec
 import sqlalchemy as sa
 
 from connectors.hubject.connection import Hubject
+from connectors.hubject.outbox import acknowledged, attempt
 from hub import model
 from hub.model import PartyId
 from hub.services import errors
@@ -37,8 +38,6 @@ from hub.store import locations as location_store
 from hub.store import schema
 from hub.store.outbox import Event
 from protocols.oicp.v23 import mapping, wire
-
-from connectors.hubject.cpo import _ack_delivery, _call
 
 log = logging.getLogger(__name__)
 
@@ -228,9 +227,9 @@ class Providers:
             ack = await client.push_authentication_data(provider_id, wire.PushAuthenticationData(action_type=action, provider_authentication_data=data))
             if not ack.result and action == "update":  # not uploaded before: inserted
                 ack = await client.push_authentication_data(provider_id, wire.PushAuthenticationData(action_type="insert", provider_authentication_data=data))
-            return _ack_delivery(ack, f"token {action}")
+            return acknowledged(ack, f"token {action}")
 
-        return await _call(push)
+        return await attempt(push)
 
     # --- OCPI commands at Hubject Locations ----------------------------------------------------------------------
 
@@ -348,7 +347,8 @@ class Providers:
             if not await self.core.objects.exists(docs.CDR, docs.CDR.key(cdr)):
                 raise
             log.info("Hubject sent the CDR of session %s again: acknowledged", record.session_id)
-        return _ok(record.session_id, record.cpo_partner_session_id, record.emp_partner_session_id)
+        return mapping.acknowledgement(session_id=record.session_id, cpo_partner_session_id=record.cpo_partner_session_id,
+                                       emp_partner_session_id=record.emp_partner_session_id)
 
     async def charging_notification(self, notification: wire.ChargingNotification) -> wire.Acknowledgement:
         platform = self._platform()
@@ -362,7 +362,8 @@ class Providers:
         if self.hubject.provider_id(session.cdr_token.owner_party) is None:
             raise errors.NotOwner(f"{session.cdr_token.owner_party} is no provider of this hub at Hubject")
         await self.core.objects.put_session(platform, session, exists=previous is not None)
-        return _ok(notification.session_id, notification.cpo_partner_session_id, notification.emp_partner_session_id)
+        return mapping.acknowledgement(session_id=notification.session_id, cpo_partner_session_id=notification.cpo_partner_session_id,
+                                       emp_partner_session_id=notification.emp_partner_session_id)
 
     async def _provider_of(self, identification: wire.Identification, hub_provider: str | None) -> PartyId | None:
         """The eMSP of a medium: an EvcoID's own, else the hub's token with that card UID, else HubProviderID."""
@@ -438,8 +439,3 @@ def _record(token: model.Token) -> wire.AuthenticationDataRecord | None:
 
 def _rejected(text: str) -> model.CommandResponse:
     return model.CommandResponse(result="REJECTED", timeout=0, message=[model.DisplayText("en", text[:512])])
-
-
-def _ok(session_id: str | None, cpo: str | None, emp: str | None) -> wire.Acknowledgement:
-    return wire.Acknowledgement(result=True, status_code=wire.StatusCode(code="000", description=wire.STATUS_CODES.get("000")),
-                                session_id=session_id, cpo_partner_session_id=cpo, emp_partner_session_id=emp)

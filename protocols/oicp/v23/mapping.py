@@ -876,8 +876,16 @@ def authentication_data_record(token: model.Token) -> wire.AuthenticationDataRec
     return None
 
 
-def _status(code: str) -> wire.StatusCode:
-    return wire.StatusCode(code=code, description=wire.STATUS_CODES.get(code))
+def status(code: str, info: str | None = None) -> wire.StatusCode:
+    """A StatusCode with Hubject's description of the code."""
+    return wire.StatusCode(code=code, description=wire.STATUS_CODES.get(code), additional_info=info[:1000] if info else None)
+
+
+def acknowledgement(code: str = "000", info: str | None = None, *, session_id: str | None = None, cpo_partner_session_id: str | None = None,
+                    emp_partner_session_id: str | None = None) -> wire.Acknowledgement:
+    """An acknowledgement: Result true for 000, else false with the code (and why, as AdditionalInfo)."""
+    return wire.Acknowledgement(result=code == "000", status_code=status(code, info), session_id=session_id,
+                                cpo_partner_session_id=cpo_partner_session_id, emp_partner_session_id=emp_partner_session_id)
 
 
 def authorization(answer: wire.AuthorizationStart | wire.AuthorizationStop, request: wire.AuthorizeStart | wire.AuthorizeStop,
@@ -907,7 +915,7 @@ def authorization_start(info: model.AuthorizationInfo | None, request: wire.Auth
     allowed = info is not None and info.allowed == "ALLOWED"
     code = "000" if allowed else _REFUSAL_CODES.get(info.allowed if info else "NOT_ALLOWED", ("102", "105"))[0 if card else 1]
     return wire.AuthorizationStart(
-        authorization_status="Authorized" if allowed else "NotAuthorized", status_code=_status(code),
+        authorization_status="Authorized" if allowed else "NotAuthorized", status_code=status(code),
         session_id=request.session_id, cpo_partner_session_id=request.cpo_partner_session_id,
         emp_partner_session_id=request.emp_partner_session_id,
         provider_id=provider_id(info.token.owner_party) if info is not None and allowed else None,

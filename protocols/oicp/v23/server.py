@@ -133,7 +133,7 @@ def _handler(op: _Operation, inbound: Inbound) -> Any:
 
     async def handle(request: Request) -> Response:
         if not _allowed(inbound, request):
-            return _reply(wire.OicpFault(status_code=_status("017", "the client's address is not allowed"),
+            return _reply(wire.OicpFault(status_code=mapping.status("017", "the client's address is not allowed"),
                                          message="Forbidden: the client's address is not allowed"), 403)
         raw = await request.body()  # (too large or too slow: the app's HTTP error, raised from here)
         try:
@@ -144,7 +144,7 @@ def _handler(op: _Operation, inbound: Inbound) -> Any:
         if op.param and op.body_ids and not any(_same_partner(path_id, i) for i in op.body_ids(req)):
             field = ("EvseID's operator or HubOperatorID" if op.request is wire.ChargeDetailRecord else
                      "ProviderID" if op.param == "providerID" else "OperatorID")
-            return _reply(_refusal(op.answer, _status("017", f"{op.param} in the path is not the body's {field}"),
+            return _reply(_refusal(op.answer, mapping.status("017", f"{op.param} in the path is not the body's {field}"),
                                    _echo(req)))
         try:
             answer = await (call(path_id, req) if op.param else call(req))
@@ -154,11 +154,11 @@ def _handler(op: _Operation, inbound: Inbound) -> Any:
         except HubError as exc:
             return _reply(_refusal(op.answer, errors.status_code(exc, getattr(req, "identification", None)), _echo(req)))
         except mapping.Unmappable as exc:  # valid OICP the canonical model cannot take (a DIN id, two media, ...)
-            return _reply(_refusal(op.answer, _status("022", str(exc)), _echo(req)))
+            return _reply(_refusal(op.answer, mapping.status("022", str(exc)), _echo(req)))
         except Exception as exc:  # a bug: logged here (no body, only the session it concerns), answered 021
             log.error("OICP %s: the connector failed with %s (SessionID %s)", op.name, type(exc).__name__,
                       getattr(req, "session_id", None), exc_info=exc)
-            return _reply(_refusal(op.answer, _status("021"), _echo(req)))
+            return _reply(_refusal(op.answer, mapping.status("021"), _echo(req)))
 
     return post(PREFIX + op.path, name=f"oicp.{op.name}", operation_id=op.name, status_code=200)(handle)
 
@@ -166,7 +166,7 @@ def _handler(op: _Operation, inbound: Inbound) -> Any:
 def unmatched(request: Request, exc: Exception) -> Response:
     """No route under /oicp (or not POST): Hubject's own 404 body."""
     status = getattr(exc, "status_code", 404)
-    return _reply(wire.OicpFault(status_code=_status("022", f"no OICP operation {request.method} {request.url.path}"),
+    return _reply(wire.OicpFault(status_code=mapping.status("022", f"no OICP operation {request.method} {request.url.path}"),
                                  message="Not Found" if status == 404 else "Method Not Allowed"), status)
 
 
@@ -191,10 +191,6 @@ def _same_partner(path_id: str | None, body_id: str) -> bool:
 
 
 # --- answers ---------------------------------------------------------------------------------------------------------
-
-
-def _status(code: str, info: str | None = None) -> wire.StatusCode:
-    return wire.StatusCode(code=code, description=wire.STATUS_CODES.get(code), additional_info=info[:1000] if info else None)
 
 
 def _echo(req: Any) -> dict[str, Any]:
@@ -239,7 +235,7 @@ def _invalid(op: _Operation, raw: bytes, exc: msgspec.DecodeError) -> Response:
         path = f"{path or '$'}.{missing.group(1)}"
     # msgspec quotes an unknown enum value: everything bounded as AdditionalInfo is
     info, message, path = info[:1000], message[:1000], (path or "$")[:1000]
-    body = msgspec.to_builtins(_refusal(op.answer, _status("022", info), _raw_echo(raw)))
+    body = msgspec.to_builtins(_refusal(op.answer, mapping.status("022", info), _raw_echo(raw)))
     body |= {"message": f"Validation failed: {info}",
              "validationErrors": [{"fieldReference": path, "errorMessage": message}]}
     return Response(content=wire.encode(body), status_code=400, media_type=JSON)
