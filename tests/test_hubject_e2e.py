@@ -79,9 +79,14 @@ def policy() -> str:
 
 
 @pytest.fixture
-async def world(database_url: str, make_party: Any, policy: str) -> Any:
+def pull_interval() -> float:
+    return 0.0  # the tests sync when they mean to
+
+
+@pytest.fixture
+async def world(database_url: str, make_party: Any, policy: str, pull_interval: float) -> Any:
     settings = hub_settings(database_url, free_port(), ocpp_port=0, session_update_interval=0.0, ocpp_offline_grace=0.5,
-                            ocpp_call_timeout=5.0, ocpp_ping_interval=0.0, hubject_pull_interval=0.0, roaming_policy=policy)
+                            ocpp_call_timeout=5.0, ocpp_ping_interval=0.0, hubject_pull_interval=pull_interval, roaming_policy=policy)
     async with HubjectStandIn() as standin, Served(settings) as served:
         core = served.hub.core
         await core.parties.ensure_local(CPO, "CPO", "GreenCharge")
@@ -149,6 +154,41 @@ async def test_a_rate_limited_status_push_is_sent_again_after_the_backoff(world:
     await eventually(lambda: any(r["EvseStatus"] == "Occupied" for b in world.bodies("eRoamingPushEvseStatus")
                                  for r in b["OperatorEvseStatus"]["EvseStatusRecord"]))
     assert world.standin.attempts["eRoamingPushEvseStatus"] >= 3
+
+
+async def test_status_changes_while_hubject_is_down_reach_it_in_order_when_it_is_back(world: World) -> None:
+    cp = await world.charger()
+    await eventually(lambda: world.bodies("eRoamingPushEvseStatus"))
+    await world.standin.stop()  # Hubject unreachable: connections refused
+    for status in ("Charging", "Available", "Faulted", "Charging"):
+        await cp.status(1, status)
+    await asyncio.sleep(1.0)  # tried, failed, backing off
+    await world.standin.start()
+
+    def pushed() -> list[str]:
+        return [r["EvseStatus"] for b in world.bodies("eRoamingPushEvseStatus") if b["ActionType"] == "update"
+                for r in b["OperatorEvseStatus"]["EvseStatusRecord"] if r["EvseID"] == "NL*GRN*ECP1*1"]
+
+    await eventually(lambda: pushed()[-4:] == ["Occupied", "Available", "OutOfService", "Occupied"], timeout=15)
+
+
+async def test_after_a_long_outage_hubject_gets_each_location_as_it_is_now(world: World) -> None:
+    cp = await world.charger()
+    await eventually(lambda: world.bodies("eRoamingPushEvseStatus"))
+    world.connector.cpo.offline_after = 0.3  # (600 s in production) the outage is long enough to take Hubject OFFLINE
+    await world.standin.stop()
+    for status in ("Charging", "Available", "Faulted"):
+        await cp.status(1, status)
+    await eventually(lambda: world.connector.hubject.platform.row.status == "OFFLINE")
+    sent = len(world.bodies("eRoamingPushEvseStatus"))
+    await world.standin.start()
+
+    def now() -> dict[str, str]:
+        return {r["EvseID"]: r["EvseStatus"] for b in world.bodies("eRoamingPushEvseStatus")[sent:]
+                for r in b["OperatorEvseStatus"]["EvseStatusRecord"]}
+
+    await eventually(lambda: now().get("NL*GRN*ECP1*1") == "OutOfService", timeout=15)  # the current state, not the history
+    assert "Occupied" not in now().values() and world.connector.hubject.platform.row.status == "CONNECTED"
 
 
 async def test_an_unknown_rfid_is_authorized_through_hubject_and_the_sessions_cdr_goes_there_once(world: World) -> None:
@@ -233,6 +273,21 @@ async def test_under_the_agreements_policy_hubject_locations_reach_the_providers
                                  for r in b["OperatorEvseStatus"]["EvseStatusRecord"]))
     await world.pulled(12)
     assert sum(len(loc["evses"]) for loc in await _get_all(world.emsp) if loc["party_id"] == "ABC") == 12
+
+
+@pytest.mark.parametrize("pull_interval", [0.3])
+async def test_a_serving_hub_pulls_on_its_schedule(world: World) -> None:
+    world.standin.evse_data = evse_records(HUBJECT_OPERATOR, 6)
+    world.standin.evse_statuses = {"DE*ABC*E000000": "Occupied"}
+
+    def pulls() -> list[str]:
+        return [a.operation for a in world.standin.received if a.operation.startswith("eRoamingPull")]
+
+    await eventually(lambda: pulls().count("eRoamingPullEvseStatus") >= 2, timeout=15)
+    assert pulls()[0] == "eRoamingPullEvseData" and "LastCall" not in world.bodies("eRoamingPullEvseData")[0]  # a full pull first
+    assert "LastCall" in world.bodies("eRoamingPullEvseData")[-1]  # then deltas
+    r = await world.emsp.send("GET", "locations", "SENDER", "DE*ABC*P00000/DE*ABC*E000000")
+    assert r.json()["data"]["status"] == "CHARGING"
 
 
 async def test_an_ocpi_start_session_at_a_hubject_location_becomes_an_oicp_remote_start(world: World) -> None:

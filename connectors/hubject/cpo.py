@@ -39,7 +39,7 @@ from hub.store import schema
 from hub.store.outbox import Event
 from protocols.oicp.v23 import errors as oicp_errors
 from protocols.oicp.v23 import mapping, wire
-from protocols.oicp.v23.client import OicpCallError
+from protocols.oicp.v23.client import OicpCallError, OicpClient
 
 log = logging.getLogger(__name__)
 
@@ -86,33 +86,39 @@ class Operators:
         client = self.hubject.client()
         if event.kind == "evse" and event.op == "patch" and set(event.fields or ()) <= {"status", "last_updated"}:
             evse = msgspec.json.decode(event.payload, type=model.Evse)
-            status = mapping.oicp_evse_status(evse.status)
-            if mapping.why_not_pushable(evse) is not None or status is None:
-                return Delivery("ok", f"EVSE {evse.uid} is not at Hubject ({mapping.why_not_pushable(evse) or evse.status})")
-            push = wire.PushEvseStatus(action_type="update", operator_evse_status=wire.OperatorEvseStatus(
-                operator_id=operator.operator_id, operator_name=operator.name,
-                evse_status_record=[wire.EvseStatusRecord(evse_id=evse.evse_id, evse_status=status)]))  # type: ignore[arg-type]
-            return acknowledged(await client.push_evse_status(operator.operator_id, push), "status")
+            return await self._statuses(client, operator, mapping.evse_status_records([evse]))
         location = await self.core.objects.location(owner, location_id)
         if location is None:
             return Delivery("ok", f"Location {location_id} is gone")
         details = _details(operator)
+        name = _name(operator, [location])
         records = mapping.location_to_evse_data(location, details)
         removed = [e for e in location.evses if e.status == "REMOVED" and e.evse_id]
-        outcome = Delivery("ok", "nothing Hubject takes")
-        if records:
-            data = wire.OperatorEvseData(operator_id=operator.operator_id, operator_name=_name(operator, [location]),
-                                         evse_data_record=records)
+        if records:  # the data, then the statuses (EVSE data carries none): a Location sent again after an outage is whole
+            data = wire.OperatorEvseData(operator_id=operator.operator_id, operator_name=name, evse_data_record=records)
             ack = await client.push_evse_data(operator.operator_id, wire.PushEvseData(action_type="update", operator_evse_data=data))
             if not ack.result:  # not there yet (a Location made after the full load): inserted
                 ack = await client.push_evse_data(operator.operator_id, wire.PushEvseData(action_type="insert", operator_evse_data=data))
-            outcome = acknowledged(ack, f"{len(records)} EVSE records")
-        if removed and outcome.outcome == "ok":
-            gone = [r for r in _records_of_removed(location, removed, details)]
-            data = wire.OperatorEvseData(operator_id=operator.operator_id, operator_name=_name(operator, [location]), evse_data_record=gone)
-            outcome = acknowledged(await client.push_evse_data(operator.operator_id, wire.PushEvseData(action_type="delete", operator_evse_data=data)),
-                                    f"{len(gone)} EVSEs deleted")
-        return outcome
+            if (outcome := acknowledged(ack, f"{len(records)} EVSE records")).outcome != "ok":
+                return outcome
+            if (outcome := await self._statuses(client, operator, mapping.evse_status_records(location))).outcome != "ok":
+                return outcome
+        if removed:
+            data = wire.OperatorEvseData(operator_id=operator.operator_id, operator_name=name,
+                                         evse_data_record=_records_of_removed(location, removed, details))
+            ack = await client.push_evse_data(operator.operator_id, wire.PushEvseData(action_type="delete", operator_evse_data=data))
+            return acknowledged(ack, f"{len(removed)} EVSEs deleted")
+        return Delivery("ok", f"{len(records)} EVSE records" if records else "nothing Hubject takes")
+
+    @staticmethod
+    async def _statuses(client: OicpClient, operator: Operator, records: list[wire.EvseStatusRecord],
+                        action: wire.ActionType = "update") -> Delivery:
+        records = [r for r in records if r.evse_status]  # PLANNED and REMOVED have none to send
+        if not records:
+            return Delivery("ok", "no status to send")
+        push = wire.PushEvseStatus(action_type=action, operator_evse_status=wire.OperatorEvseStatus(
+            operator_id=operator.operator_id, operator_name=operator.name, evse_status_record=records))
+        return acknowledged(await client.push_evse_status(operator.operator_id, push), f"{len(records)} statuses")
 
     async def _session(self, owner: PartyId, operator: Operator, event: Event) -> Delivery:
         session_id = event.path.rsplit("/", 1)[1]
@@ -176,12 +182,9 @@ class Operators:
         return len(records)
 
     async def _push_statuses(self, party: PartyId, operator: Operator, locations: list[model.Location]) -> None:
-        records = [r for loc in locations for r in mapping.evse_status_records(loc) if r.evse_status]
-        push = wire.PushEvseStatus(action_type="fullLoad", operator_evse_status=wire.OperatorEvseStatus(
-            operator_id=operator.operator_id, operator_name=operator.name, evse_status_record=records))
-        ack = await self.hubject.client().push_evse_status(operator.operator_id, push)
-        await self.hubject.record(self.hubject.sync("evse-status full load", party, ack.result, len(records),
-                                                    "" if ack.result else ack.status_code.code))
+        records = [r for loc in locations for r in mapping.evse_status_records(loc)]
+        delivery = await self._statuses(self.hubject.client(), operator, records, "fullLoad")
+        await self.hubject.record(self.hubject.sync("evse-status full load", party, delivery.outcome == "ok", len(records), delivery.detail))
 
     async def _locations_of(self, party: PartyId) -> list[model.Location]:
         def op(conn: sa.Connection) -> list[model.Location]:

@@ -772,10 +772,11 @@ def operator_evse_data(operator: str, locations: Iterable[model.Location], detai
 # --- EVSE status ---------------------------------------------------------------------------------------------------
 
 
-def evse_status_records(location: model.Location) -> list[wire.EvseStatusRecord]:
-    """The status of every pushable EVSE of a Location."""
+def evse_status_records(location: model.Location | Iterable[model.Evse]) -> list[wire.EvseStatusRecord]:
+    """The status of every pushable EVSE of a Location (or of these EVSEs)."""
+    evses = location.evses if isinstance(location, model.Location) else location
     return [wire.EvseStatusRecord(evse_id=e.evse_id, evse_status=oicp_evse_status(e.status))  # type: ignore[arg-type]
-            for e in location.evses if why_not_pushable(e) is None]
+            for e in evses if why_not_pushable(e) is None]
 
 
 def evse_statuses(
