@@ -259,10 +259,16 @@ async def test_hubjects_evse_data_over_several_pages_reaches_an_ocpi_emsp_then_s
     assert await world.connector.emp.pull_evse_status(EMSP) == 0  # nothing changed since: nothing written
     # a delta pull asks with LastCall and takes only what changed
     world.standin.evse_data = evse_records(HUBJECT_OPERATOR, 4500)
-    for record in world.standin.evse_data[:3]:
+    for record in world.standin.evse_data[:3] + world.standin.evse_data[5:6]:
         record["lastUpdate"] = datetime.now(timezone.utc).isoformat()
-    assert await world.connector.emp.pull_evse_data(EMSP) == 3
+    world.standin.evse_data[5]["deltaType"] = "delete"
+    assert await world.connector.emp.pull_evse_data(EMSP) == 4
     assert "LastCall" in world.bodies("eRoamingPullEvseData")[-1]
+    locations = [loc for loc in await _get_all(world.emsp) if loc["party_id"] == "ABC"]
+    assert sum(len(loc["evses"]) for loc in locations) == 4500  # the delta changed three EVSEs, and kept the rest
+    pool = next(loc for loc in locations if any(e["evse_id"] == evse_id for e in loc["evses"]))
+    assert next(e for e in pool["evses"] if e["evse_id"] == evse_id)["status"] == "CHARGING"  # and their statuses
+    assert next(e for e in pool["evses"] if e["evse_id"] == "DE*ABC*E000005")["status"] == "REMOVED"  # a deleted record
 
 
 @pytest.mark.parametrize("policy", ["agreements"])

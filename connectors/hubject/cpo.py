@@ -17,7 +17,6 @@ parked with Hubject's StatusCode.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -66,17 +65,17 @@ class Operators:
     async def deliver(self, platform: Platform, event: Event) -> Delivery:
         if event.kind == "token":
             return await self.emp.deliver_token(event)
-        owner = PartyId.parse(event.path.rsplit("/", 1)[0]) if event.kind == "cdr" else PartyId.parse("/".join(event.path.split("/")[:2]))
+        if event.kind not in (*LOCATION_KINDS, "session", "cdr"):
+            return Delivery("ok", f"Hubject takes no {event.kind}")
+        owner = PartyId.parse("/".join(event.path.split("/")[:2]))  # every path begins with the owner's party
         operator = self.hubject.operator(owner)
         if operator is None:
             return Delivery("ok", f"{owner} does not roam through Hubject")
-        if event.kind in LOCATION_KINDS:
-            return await attempt(lambda: self._location_change(owner, operator, event))
         if event.kind == "session":
             return await attempt(lambda: self._session(owner, operator, event))
         if event.kind == "cdr":
             return await attempt(lambda: self._cdr(operator, event))
-        return Delivery("ok", f"Hubject takes no {event.kind}")
+        return await attempt(lambda: self._location_change(owner, operator, event))
 
     async def alive(self, platform: Platform) -> bool:
         return True  # the AUP forbids health checks: the next delivery is the test

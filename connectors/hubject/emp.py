@@ -87,7 +87,7 @@ class Providers:
                 body = await client.pull_evse_data_raw(provider_id, request, page, PAGE_SIZE)
                 content = _PAGE.decode(body)
                 del body
-                taken_now, skipped_now = await self._take(content.content, seen, began)
+                taken_now, skipped_now = await self._take(content.content, seen, began, delta=last_call is not None)
                 taken, skipped = taken + taken_now, skipped + skipped_now
                 if content.last is not False or not content.content:
                     break
@@ -104,10 +104,11 @@ class Providers:
         log.info("pulled %d EVSE records from Hubject for %s (%s)", taken, party, detail or "all taken")
         return taken
 
-    async def _take(self, records: list[wire.PullEvseDataRecord], seen: set[tuple[str, str, str]], received: datetime) -> tuple[int, int]:
-        """One page into the store, in one transaction. A Location whose records span pages is merged with what an
-        earlier page of this pull wrote; a record's EVSE keeps the status the hub holds (statuses come from the
-        status pull)."""
+    async def _take(self, records: list[wire.PullEvseDataRecord], seen: set[tuple[str, str, str]], received: datetime,
+                    delta: bool) -> tuple[int, int]:
+        """One page into the store, in one transaction. A full pull replaces a Location when it first meets it and
+        merges what later pages add; a delta merges its records into the stored Location (deleted ones as REMOVED). A
+        record's EVSE keeps the status the hub holds (statuses come from the status pull)."""
         if not records:
             return 0, 0
         skipped: list[str] = []
@@ -125,7 +126,7 @@ class Providers:
             merged = []
             for loc in locations:
                 key = docs.LOCATION.key(loc)
-                if key in seen:
+                if delta or key in seen:
                     earlier = location_store.get(tx.conn, key)
                     if earlier is not None:
                         loc = _merged(earlier.obj, loc)
