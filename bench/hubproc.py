@@ -53,9 +53,10 @@ def database(backend: str) -> Iterator[str]:
     on HUB_BENCH_PG_URL (default postgresql+asyncpg://postgres@127.0.0.1/postgres; it must allow CREATE
     DATABASE) and dropped afterwards."""
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
-        upgrade(url)
-        yield url
+        with tempfile.TemporaryDirectory() as directory:  # gone afterwards: a big run leaves a gigabyte
+            url = f"sqlite+aiosqlite:///{directory}/bench.db"
+            upgrade(url)
+            yield url
         return
     admin = make_url(os.environ.get("HUB_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1/postgres"))
     name = f"hub_bench_{uuid.uuid4().hex[:8]}"

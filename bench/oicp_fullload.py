@@ -6,8 +6,7 @@
 1. The Hubject stand-in (fixtures/hubject.py) runs in a process of its own (spawned once per run, so its records
    are generated once and its memory is not the hub's), serving `--records` generated EVSE records of `--operators`
    ISO operators (DE*A01, DE*A02, ...) as pages of 2,000 to PullEvseData. Its answers are not validated
-   (check_answers off), and a pull without filters pages over the generated list as it is (the stand-in's own
-   filtering walks all records on every page: a cost of the stand-in, not of Hubject or the hub).
+   (check_answers off: that would be the stand-in's time, not the hub's).
 2. Decode-only, once: every page fetched from the stand-in over HTTP with the OICP client, and only the time
    msgspec takes to decode each page's bytes into wire.EvseDataPage summed (one page at a time, none kept).
 3. Per backend, in a process of its own (so that its peak RSS is its own): a new migrated database, the hub
@@ -63,14 +62,6 @@ def _standin_process(records: int, operators: int, port: int, report: Any, stop:
 async def _standin(records: int, operators: int, port: int, report: Any, stop: Any) -> None:
     from fixtures import hubject as hbs
 
-    class StandIn(hbs.HubjectStandIn):
-        def _pull_evse_data(self, op, params, body, query):  # noqa: ANN001, ANN202
-            if body.get("LastCall") or any(k in body for k in hbs._FILTERS):
-                return super()._pull_evse_data(op, params, body, query)
-            # a full pull without filters: the records as they are (none carries a deltaType), no walk over all
-            return hbs._page(self.evse_data, query, body.get("GeoCoordinatesResponseFormat", "DecimalDegree")) | {
-                "StatusCode": self.status("000")}
-
     t0 = time.perf_counter()
     data: list[dict[str, Any]] = []
     ids = _operator_ids(operators)
@@ -78,7 +69,7 @@ async def _standin(records: int, operators: int, port: int, report: Any, stop: A
         count = records // operators + (1 if n < records % operators else 0)
         data += hbs.evse_records(operator_id, count)
     generated = time.perf_counter() - t0
-    standin = StandIn(port)
+    standin = hbs.HubjectStandIn(port)
     standin.evse_data = data
     standin.check_answers = False  # validating 2,000-record answers would be the stand-in's time, not the hub's
     async with standin:
@@ -219,7 +210,7 @@ def _ocpi_load(ctx: Any, url: str, count: int, args: argparse.Namespace) -> dict
         queue = ctx.Queue()
         loader = ctx.Process(target=ocpi_locations._load, args=(port, 100, count, args.connections, args.seconds, queue))
         loader.start()
-        result = queue.get()
+        result = _result(loader, queue)
         loader.join()
     finally:
         proc.terminate()
@@ -235,6 +226,18 @@ def _fill_own(url: str, count: int) -> float:
     t0 = time.perf_counter()
     asyncio.run(ocpi_locations._fill(url, count))
     return time.perf_counter() - t0
+
+
+def _result(proc: Any, queue: Any) -> Any:
+    """What a child process reports, or RuntimeError when it dies before it does."""
+    import queue as queues
+
+    while True:
+        try:
+            return queue.get(timeout=5)
+        except queues.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"{proc.name} exited ({proc.exitcode}) without a result") from None
 
 
 # --- the run --------------------------------------------------------------------------------------------------------
@@ -254,6 +257,8 @@ def main() -> None:
     p.add_argument("--no-load", action="store_true", help="skip the OCPI GET-all comparison")
     p.add_argument("--profile", action="store_true", help="run the pull under cProfile and print its top entries")
     args = p.parse_args()
+    if not 1 <= args.operators <= 99 or args.records < args.operators:
+        p.error("--operators: 1 to 99 (DE*A01 ... DE*A99), and no more than --records")
     ctx = multiprocessing.get_context("spawn")
 
     report, stop = ctx.Queue(), ctx.Event()
@@ -263,7 +268,7 @@ def main() -> None:
     loads: list[tuple[str, str, int, dict[str, Any]]] = []
     fills: dict[str, float] = {}
     try:
-        ready = report.get(timeout=3600)
+        ready = _result(standin, report)
         print(f"stand-in: {ready['records']} EVSE records of {args.operators} operators generated in "
               f"{ready['generated_s']:.1f} s (once for the run), stand-in RSS {ready['rss_kb'] / 1024:.0f} MB", flush=True)
         decoded = asyncio.run(_decode_only(ready["url"]))
@@ -274,7 +279,7 @@ def main() -> None:
                 out = ctx.Queue()
                 puller = ctx.Process(target=_pull_process, args=(url, ready["url"], args.profile, out))
                 puller.start()
-                pulled = out.get()
+                pulled = _result(puller, out)
                 puller.join()
                 rows.append((backend, pulled))
                 print(f"{backend}: pulled {pulled['taken']} records in {pulled['wall_s']:.1f} s", flush=True)

@@ -2,8 +2,8 @@
 
 - EVSE data: PullEvseData page by page (a full pull, then deltas since the LastCall of the last complete one) into
   the store as Locations owned by their operators (OperatorID DE*ABC -> party DE/ABC, spoken for by the Hubject
-  platform), seen over OCPI by the hub's eMSPs like any CPO's. A page is decoded, mapped and written on its own, so
-  memory holds one page whatever the size of the pull. The LastCall moves on only when every page succeeded. A full
+  platform), seen over OCPI by the hub's eMSPs like any CPO's. A page is decoded, then mapped and written a chunk at
+  a time, so memory holds one page whatever the size of the pull and the event loop is never held for long. The LastCall moves on only when every page succeeded. A full
   pull marks the EVSEs of Locations it no longer lists REMOVED.
 - EVSE status: PullEvseStatus into those Locations, only the EVSEs whose status changed.
 - Tokens of the providers: PushAuthenticationData (a full upload on sync, then each change from the outbox).
@@ -42,6 +42,9 @@ from protocols.oicp.v23 import mapping, wire
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 2000  # Hubject's largest page (digest §1.2)
+# records mapped and written at a time: a page at once would hold the event loop (and every charger's messages) for
+# most of a second on SQLite, whose writes run on it; this many keep each hold to a few tens of milliseconds
+CHUNK = 200
 CLOCK_SKEW = timedelta(minutes=5)  # a LastCall this much before the pull began: a record Hubject changed meanwhile is not missed
 CURRENCY = "EUR"  # OICP carries no money; Hubject's market
 _E, _L = schema.evses, schema.locations
@@ -87,8 +90,9 @@ class Providers:
                 body = await client.pull_evse_data_raw(provider_id, request, page, PAGE_SIZE)
                 content = _PAGE.decode(body)
                 del body
-                taken_now, skipped_now = await self._take(content.content, seen, began, delta=last_call is not None)
-                taken, skipped = taken + taken_now, skipped + skipped_now
+                for start in range(0, len(content.content), CHUNK):
+                    taken_now, skipped_now = await self._take(content.content[start:start + CHUNK], seen, began, delta=last_call is not None)
+                    taken, skipped = taken + taken_now, skipped + skipped_now
                 if content.last is not False or not content.content:
                     break
                 page += 1
@@ -106,7 +110,7 @@ class Providers:
 
     async def _take(self, records: list[wire.PullEvseDataRecord], seen: set[tuple[str, str, str]], received: datetime,
                     delta: bool) -> tuple[int, int]:
-        """One page into the store, in one transaction. A full pull replaces a Location when it first meets it and
+        """Records of a page into the store, in one transaction. A full pull replaces a Location when it first meets it and
         merges what later pages add; a delta merges its records into the stored Location (deleted ones as REMOVED). A
         record's EVSE keeps the status the hub holds (statuses come from the status pull)."""
         if not records:

@@ -599,38 +599,38 @@ def _latitude_longitude(point: model.GeoPoint) -> tuple[Decimal, Decimal]:
     return point.latitude, point.longitude
 
 
-def _with_evse(location: model.Location, other: model.Location) -> model.Location:
-    """`location` with the EVSE of `other` (a later record of the same group) added or replacing the one with its
-    uid; an EVSE keeps coordinates of its own where its record's differ from the Location's."""
-    added = other.evses[0]
-    if other.coordinates != location.coordinates:
-        added = msgspec.structs.replace(added, coordinates=other.coordinates)
-    evses = [e for e in location.evses if e.uid != added.uid] + [added]
-    return msgspec.structs.replace(location, evses=evses, last_updated=max(location.last_updated, other.last_updated))
-
-
 def evse_data_to_locations(
     records: Iterable[wire.EvseDataRecord], *, received: datetime, operator: str | None = None,
     operator_name: str | None = None, statuses: Mapping[str, model.EvseStatus] | None = None,
     skip: Callable[[wire.EvseDataRecord, Unmappable], None] | None = None,
 ) -> list[model.Location]:
     """EVSE data (pulled records, or one operator's pushed ones) as Locations, grouped by `location_id_of` per
-    operator in the order they first appear. `statuses` (EvseID -> status) sets the EVSEs' statuses. A record
-    that cannot be mapped raises Unmappable, or with `skip` is reported to it and left out."""
-    groups: dict[tuple[model.PartyId, str], model.Location] = {}
+    operator in the order they first appear. A group's Location is made from its first record; each later record
+    adds its EVSE (replacing one with its uid), which keeps coordinates of its own where they differ from the
+    Location's. `statuses` (EvseID -> status) sets the EVSEs' statuses. A record that cannot be mapped raises
+    Unmappable, or with `skip` is reported to it and left out."""
+    groups: dict[tuple[model.PartyId, str], tuple[model.Location, dict[str, model.Evse]]] = {}
     statuses = statuses or {}
     for record in records:
         try:
-            one = evse_data_record_to_location(record, received=received, operator=operator, operator_name=operator_name,
-                                               status=statuses.get(record.evse_id))
+            owner = record.operator if isinstance(record, wire.PullEvseDataRecord) and record.operator else operator
+            group = groups.get((operator_party(owner), location_id_of(record, owner))) if owner else None
+            if group is None:
+                one = evse_data_record_to_location(record, received=received, operator=operator, operator_name=operator_name,
+                                                   status=statuses.get(record.evse_id))
+                groups[(one.owner_party, one.id)] = (one, {one.evses[0].uid: one.evses[0]})
+                continue
+            evse = evse_data_record_to_evse(record, received=received, status=statuses.get(record.evse_id))
+            point = geo_point(record.geo_coordinates)
         except Unmappable as problem:
             if skip is None:
                 raise
             skip(record, problem)
             continue
-        key = (one.owner_party, one.id)
-        groups[key] = one if key not in groups else _with_evse(groups[key], one)
-    return list(groups.values())
+        location, evses = group
+        evses[evse.uid] = evse if point == location.coordinates else msgspec.structs.replace(evse, coordinates=point)
+    return [msgspec.structs.replace(loc, evses=list(evses.values()), last_updated=max(e.last_updated for e in evses.values()))
+            for loc, evses in groups.values()]
 
 
 # --- Locations -> EVSE data --------------------------------------------------------------------------------------
