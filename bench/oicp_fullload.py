@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import base64
 import multiprocessing
 import resource
@@ -130,6 +131,7 @@ async def _pull(url: str, standin_url: str, profile: bool) -> dict[str, Any]:
 
     hub = Hub(Settings(database_url=url, secret_key=hubproc.SECRET_KEY, ocpi_allow_private=True, log_level="WARNING"))
     await hub.start(serve=False)  # no dispatcher: no eMSP here needs pushes
+    gc.freeze()  # as `hub serve` does after start-up (hub/app.py)
     try:
         emsp = PartyId(*EMSP_PARTY)
 
