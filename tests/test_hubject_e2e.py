@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +19,9 @@ from connectors import bilateral
 from fixtures import hubject as hbs
 from fixtures.hubject import HubjectStandIn, evse_records
 from fixtures.ocpi_party import OcpiParty, free_port
+from fixtures.tls import make_pki
 from hub.model import PartyId
+from hub.outbound import OutboundError
 from hub.services import errors
 from hub.store import outbox
 from hub.store.chargers import ConnectorTemplate
@@ -131,6 +134,24 @@ async def test_an_ocpp_chargers_evses_reach_hubject_in_a_full_load_and_status_ch
     await eventually(lambda: pushed()[-3:] == ["Occupied", "Available", "OutOfService"])  # every change, in order
     status = world.connector.status()
     assert status["last_full_load"] == {"NL/GRN": 2} and status["syncs"][0]["what"] == "evse-status full load"
+
+
+async def test_the_hub_calls_hubject_with_its_client_certificate_and_trusts_only_hubjects_ca(world: World, tmp_path: Path) -> None:
+    await world.charger()
+    pki, stranger = make_pki(tmp_path, "hubject"), make_pki(tmp_path, "other")
+    async with HubjectStandIn(tls=pki) as tls_hubject:
+        connection = world.connector.hubject
+        await connection.configure(tls_hubject.url, cert=pki.client_cert, key=pki.client_key, ca=pki.ca)
+        assert await world.connector.cpo.full_load(CPO) == 2
+        assert tls_hubject.bodies("eRoamingPushEvseData")
+        for cert, key, ca in ((None, None, pki.ca),  # no client certificate: Hubject does not talk to the hub
+                              (stranger.client_cert, stranger.client_key, pki.ca),  # one Hubject's CA did not sign
+                              (pki.client_cert, pki.client_key, stranger.ca)):  # a server the hub's CA file does not vouch for
+            await connection.configure(tls_hubject.url, cert=cert, key=key, ca=ca)
+            with pytest.raises(OutboundError):
+                await world.connector.cpo.full_load(CPO, force=True)
+        assert len(tls_hubject.bodies("eRoamingPushEvseData")) == 1
+        tls_hubject.assert_clean()
 
 
 async def test_an_empty_or_truncated_full_load_is_refused_by_the_guard(world: World) -> None:
