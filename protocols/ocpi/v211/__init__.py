@@ -1,0 +1,1 @@
+"""OCPI 2.1.1: wire types (wire.py) and their mapping to the canonical model (mapping.py)."""
