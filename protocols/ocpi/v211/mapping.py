@@ -54,7 +54,7 @@ What 2.1.1 lacks or names differently, and the rule used (going "in" is 2.1.1 ->
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar, get_args, get_type_hints
@@ -64,6 +64,7 @@ from msgspec.structs import replace
 
 from hub import model
 from hub.model import PartyId
+from protocols.ocpi.times import format_datetime, parse_datetime
 from protocols.ocpi.v211 import wire
 
 W = TypeVar("W")
@@ -102,24 +103,6 @@ _RESULT = {"ACCEPTED": "ACCEPTED", "CANCELED_RESERVATION": "ACCEPTED", "NOT_SUPP
 
 
 # --- scalars -------------------------------------------------------------------------------------
-
-
-def parse_datetime(text: str) -> datetime:
-    """An OCPI DateTime (no designator means UTC) as an aware UTC datetime."""
-    if text[-1] in "Zz":
-        text = text[:-1] + "+00:00"
-    if "." in text:  # Python 3.11 accepts 3 or 6 fractional digits only: pad or cut to 6
-        head, _, frac = text.partition(".")
-        digits = re.match(r"\d*", frac).group(0)  # type: ignore[union-attr]
-        text = f"{head}.{(digits + '000000')[:6]}{frac[len(digits):]}"
-    parsed = datetime.fromisoformat(text)
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
-
-
-def format_datetime(value: datetime) -> str:
-    """The `Z` form: whole seconds, or milliseconds when there is a sub-second part."""
-    value = (value.astimezone(timezone.utc) if value.tzinfo else value).replace(tzinfo=None)
-    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds") + "Z"
 
 
 def format_coordinate(value: Decimal | str) -> str:

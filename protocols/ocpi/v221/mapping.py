@@ -14,13 +14,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
 
 from hub import model
+from protocols.ocpi.times import format_datetime, parse_datetime
 from protocols.ocpi.v221 import wire
 
 W = TypeVar("W")
@@ -36,25 +37,6 @@ OWNER_KEYS = frozenset({"country_code", "party_id"})  # stored upper case (they 
 
 
 # --- scalars -------------------------------------------------------------------------------------
-
-
-def parse_datetime(text: str) -> datetime:
-    """An OCPI DateTime (no designator means UTC) as an aware UTC datetime."""
-    if text[-1] in "Zz":
-        text = text[:-1] + "+00:00"
-    if "." in text:  # Python 3.11 accepts 3 or 6 fractional digits only: pad or cut to 6
-        head, _, frac = text.partition(".")
-        digits = re.match(r"\d*", frac).group(0)  # type: ignore[union-attr]
-        text = f"{head}.{(digits + '000000')[:6]}{frac[len(digits):]}"
-    parsed = datetime.fromisoformat(text)
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
-
-
-def format_datetime(value: datetime) -> str:
-    """The `Z` form: whole seconds, or milliseconds when there is a sub-second part."""
-    value = (value.astimezone(timezone.utc) if value.tzinfo else value).replace(tzinfo=None)
-    # isoformat, not strftime: %Y drops the leading zeros of years before 1000 on glibc
-    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds") + "Z"
 
 
 def format_coordinate(value: Decimal | str, max_length: int = 11) -> str:
