@@ -150,7 +150,7 @@ async def test_the_hub_calls_hubject_with_its_client_certificate_and_trusts_only
             await connection.configure(tls_hubject.url, cert=cert, key=key, ca=ca)
             with pytest.raises(OutboundError):
                 await world.connector.cpo.full_load(CPO, force=True)
-        assert len(tls_hubject.bodies("eRoamingPushEvseData")) == 1
+        assert len([b for b in tls_hubject.bodies("eRoamingPushEvseData") if b["ActionType"] == "fullLoad"]) == 1
         tls_hubject.assert_clean()
 
 

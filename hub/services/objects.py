@@ -351,13 +351,15 @@ class Objects:
         for loc in locs:
             self.check_owner(caller, loc.owner_party, "location")
         source = caller.id if caller else None
-        created = []
-        for loc in locs:
-            new, audience = self._save(tx, docs.LOCATION, loc, source)
+        stored = docs.present(tx.conn, docs.LOCATION, [docs.LOCATION.key(loc) for loc in locs])  # one query, not one each
+        created = [docs.LOCATION.key(loc) not in stored for loc in locs]
+        # the new ones first: their deferred inserts go before the EVSE rows' (an existing one's EVSE rows are
+        # deferred too, and the first statement deferred is the first flushed)
+        for new, loc in sorted(zip(created, locs), key=lambda pair: not pair[0]):
+            _, audience = self._save(tx, docs.LOCATION, loc, source, exists=not new)
             self._announce(tx, "site.created" if new else "site.updated", docs.LOCATION, loc, audience)
             event = outbox.Draft(self._stream(docs.LOCATION, loc), "location", "put", _path(loc), docs.encode(loc))
             self._fan_out(tx, "location", loc, source, event, correlation_id, audience)
-            created.append(new)
         return created
 
     async def put_evse(

@@ -177,6 +177,22 @@ def rendered_by_keys(conn: sa.Connection, kind: Kind[Any], keys: Sequence[Sequen
     return {tuple(r[:width]): (r[-2], r[-1]) for r in conn.execute(_by_keys(kind, len(keys)), params)}
 
 
+def present(conn: sa.Connection, kind: Kind[Any], keys: Sequence[Sequence[str]]) -> set[tuple]:
+    """The keys among `keys` (normalised) that are stored: one query for a batch of saves instead of one each."""
+    out: set[tuple] = set()
+    for start in range(0, len(keys), 100):
+        batch = keys[start:start + 100]
+        params = {f"k{i}_{j}": v for i, k in enumerate(batch) for j, v in enumerate(k)}
+        out.update(tuple(r) for r in conn.execute(_keys_present(kind, len(batch)), params))
+    return out
+
+
+@lru_cache(maxsize=128)
+def _keys_present(kind: Kind[Any], n: int) -> sa.Select:
+    cols = kind.key_columns  # type: ignore[attr-defined]
+    return sa.select(*cols).where(sa.or_(*(sa.and_(*(c == sa.bindparam(f"k{i}_{j}") for j, c in enumerate(cols))) for i in range(n))))
+
+
 @lru_cache(maxsize=512)
 def _by_keys(kind: Kind[Any], n: int) -> sa.Select:
     """SELECT key, rendered WHERE key = k0 OR key = k1 ...: answered from the primary key on both

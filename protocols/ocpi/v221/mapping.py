@@ -73,23 +73,34 @@ def _canonical_tree(node: Any) -> Any:
     return node
 
 
+_SCALARS = (str, int, bool)
+
+
 def _wire_tree(node: Any) -> Any:
-    if isinstance(node, dict):
+    """Every object the hub stores is rendered through here: scalars are handled in place, without a call each."""
+    if type(node) is dict:
         out = {}
         for k, v in node.items():
-            if v is None or (v == [] and k not in REQUIRED_LISTS):
+            cls = type(v)
+            if v is None or (cls is list and not v and k not in REQUIRED_LISTS):
                 continue
-            if isinstance(v, datetime):
-                out[k] = format_datetime(v)
-            elif k in COORDINATES:
+            if k in COORDINATES:
                 out[k] = format_coordinate(v, 10 if k == "latitude" else 11)
-            elif isinstance(v, Decimal):
+            elif cls in _SCALARS:
+                out[k] = v
+            elif cls is list:
+                out[k] = [x if type(x) in _SCALARS else _wire_tree(x) for x in v]
+            elif cls is datetime:
+                out[k] = format_datetime(v)
+            elif cls is Decimal:
                 out[k] = float(v)
             else:
                 out[k] = _wire_tree(v)
         return out
-    if isinstance(node, list):
+    if type(node) is list:
         return [_wire_tree(x) for x in node]
+    if isinstance(node, datetime):
+        return format_datetime(node)
     if isinstance(node, Decimal):
         return float(node)
     return node
