@@ -203,6 +203,8 @@ async def test_hubject_commands_configure_add_sync_and_show_status(hub_env: dict
         assert json.loads(configured.stdout)["inbound_allow"] == ["127.0.0.0/8", "::1/128"]
         bad = await asyncio.to_thread(hub, "configure", "--base-url", "https://example.com/wrong")
         assert bad.returncode == 1 and "/api/oicp" in bad.stderr and "Traceback" not in bad.stderr
+        missing = await asyncio.to_thread(hub, "configure", "--base-url", standin.url, "--cert", "/nonexistent.pem", "--key", "/nonexistent.key")
+        assert missing.returncode == 1 and "cannot use the certificate files" in missing.stderr and "Traceback" not in missing.stderr
         added = await asyncio.to_thread(hub, "add-operator", "--party", "NL/GRN", "--operator-id", "NL*GRN", "--hotline", "+31301234567")
         assert json.loads(added.stdout) == {"party": "NL/GRN", "operator_id": "NL*GRN"}, added.stderr
         other = await asyncio.to_thread(hub, "add-operator", "--party", "NL/GRN", "--operator-id", "DE*XYZ", "--hotline", "+31301234567")

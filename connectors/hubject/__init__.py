@@ -20,7 +20,6 @@ from connectors.hubject.emp import Providers
 from hub.core import Core
 from hub.model import PartyId
 from hub.services import errors
-from protocols.oicp.v23 import wire
 
 log = logging.getLogger(__name__)
 
@@ -37,35 +36,12 @@ class Connector:
         self.emp = Providers(self.hubject)
         self.cpo = Operators(self.hubject, self.emp)
         self._task: asyncio.Task | None = None
-
-    # --- inbound (protocols/oicp/v23/server.py) -----------------------------------------------------------------
-
-    def allowed(self, client: str) -> bool:
-        return self.hubject.allowed(client)
-
-    async def remote_start(self, provider_id: str, request: wire.AuthorizeRemoteStart) -> wire.Acknowledgement:
-        return await self.cpo.remote_start(provider_id, request)
-
-    async def remote_stop(self, provider_id: str, request: wire.AuthorizeRemoteStop) -> wire.Acknowledgement:
-        return await self.cpo.remote_stop(provider_id, request)
-
-    async def reservation_start(self, provider_id: str, request: wire.AuthorizeRemoteReservationStart) -> wire.Acknowledgement:
-        return await self.cpo.reservation_start(provider_id, request)
-
-    async def reservation_stop(self, provider_id: str, request: wire.AuthorizeRemoteReservationStop) -> wire.Acknowledgement:
-        return await self.cpo.reservation_stop(provider_id, request)
-
-    async def authorize_start(self, operator_id: str, request: wire.AuthorizeStart) -> wire.AuthorizationStart:
-        return await self.emp.authorize_start(operator_id, request)
-
-    async def authorize_stop(self, operator_id: str, request: wire.AuthorizeStop) -> wire.AuthorizationStop:
-        return await self.emp.authorize_stop(operator_id, request)
-
-    async def charge_detail_record(self, operator_id: str, request: wire.ChargeDetailRecord) -> wire.Acknowledgement:
-        return await self.emp.charge_detail_record(operator_id, request)
-
-    async def charging_notification(self, request: wire.ChargingNotification) -> wire.Acknowledgement:
-        return await self.emp.charging_notification(request)
+        # the Inbound of protocols/oicp/v23/server.py: each of Hubject's calls to the side it is for
+        self.allowed = self.hubject.allowed
+        self.remote_start, self.remote_stop = self.cpo.remote_start, self.cpo.remote_stop
+        self.reservation_start, self.reservation_stop = self.cpo.reservation_start, self.cpo.reservation_stop
+        self.authorize_start, self.authorize_stop = self.emp.authorize_start, self.emp.authorize_stop
+        self.charge_detail_record, self.charging_notification = self.emp.charge_detail_record, self.emp.charging_notification
 
     # --- syncs ------------------------------------------------------------------------------------------------
 

@@ -139,9 +139,7 @@ class Hubject:
         key = (config.base_url, config.cert, config.key, config.ca)
         if self._client is None or self._client[0] != key:
             settings = self.core.settings
-            tls = ssl.create_default_context(cafile=config.ca) if config.ca else ssl.create_default_context()
-            if config.cert:
-                tls.load_cert_chain(config.cert, config.key)
+            tls = _tls(config.cert, config.key, config.ca)
             outbound = Outbound(Policy(settings.ocpi_allow_private, [settings.base_url], [settings.port, settings.ocpp_port]),
                                 max_response_bytes=max(settings.outbound_max_response_bytes, 64 * 1024 * 1024),
                                 concurrency=settings.outbound_concurrency, queue=settings.outbound_queue, timeout=TIMEOUT,
@@ -169,12 +167,10 @@ class Hubject:
                 ipaddress.ip_network(net, strict=False)
             except ValueError:
                 raise Invalid(f"{net!r} is no network (CIDR)") from None
-        for path in (cert, key, ca):
-            if path is not None:
-                try:
-                    open(path, "rb").close()
-                except OSError as exc:
-                    raise Invalid(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            _tls(cert, key, ca)  # files that cannot be read or do not fit fail now, not at the first delivery
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise Invalid(f"cannot use the certificate files: {exc}") from None
         platform = self.platform
         stored = self.stored(platform)
         config = stored.config if stored else Config(base_url=base_url)
@@ -301,3 +297,11 @@ def _agree(tx: Tx, pairs: list[tuple[PartyId, PartyId]]) -> None:
                                     emsp_party_id=reader.party_id).on_conflict_do_nothing())
     if pairs:
         tx.notify("platforms")
+
+
+def _tls(cert: str | None, key: str | None, ca: str | None) -> ssl.SSLContext:
+    """Hubject's server checked against its own CA (when given), the operator's certificate presented (mutual TLS)."""
+    tls = ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
+    if cert:
+        tls.load_cert_chain(cert, key)
+    return tls
