@@ -85,19 +85,23 @@ class Providers:
         seen: set[tuple[str, str, str]] = set()
         taken = skipped = page = 0
         what = "pull-evse-data" + ("" if last_call else " full")
+        fetch = asyncio.ensure_future(client.pull_evse_data_raw(provider_id, request, page, PAGE_SIZE))
         try:
             while True:
-                body = await client.pull_evse_data_raw(provider_id, request, page, PAGE_SIZE)
-                content = await asyncio.to_thread(_PAGE.decode, body)  # 2,000 records: tens of ms the loop need not wait
-                del body
+                content = await asyncio.to_thread(_PAGE.decode, await fetch)  # tens of ms the loop need not wait
+                more = content.last is False and bool(content.content)
+                if more:  # the next page travels while this one is stored
+                    fetch = asyncio.ensure_future(client.pull_evse_data_raw(provider_id, request, page + 1, PAGE_SIZE))
                 for start in range(0, len(content.content), CHUNK):
                     taken_now, skipped_now = await self._take(content.content[start:start + CHUNK], seen, began, delta=last_call is not None)
                     taken, skipped = taken + taken_now, skipped + skipped_now
-                if content.last is not False or not content.content:
+                if not more:
                     break
                 page += 1
-        except Exception as exc:
-            await self.hubject.record(self.hubject.sync(what, party, False, taken, f"page {page}: {type(exc).__name__}: {exc}"))
+        except BaseException as exc:
+            fetch.cancel()
+            if isinstance(exc, Exception):
+                await self.hubject.record(self.hubject.sync(what, party, False, taken, f"page {page}: {type(exc).__name__}: {exc}"))
             raise
         removed = await self._remove_unlisted(seen) if last_call is None else 0
         detail = f"{skipped} records skipped" if skipped else ""
