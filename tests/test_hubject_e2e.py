@@ -292,6 +292,22 @@ async def test_hubjects_evse_data_over_several_pages_reaches_an_ocpi_emsp_then_s
     assert next(e for e in pool["evses"] if e["evse_id"] == "DE*ABC*E000005")["status"] == "REMOVED"  # a deleted record
 
 
+async def test_a_full_pull_removes_what_hubject_no_longer_lists_and_writes_only_what_changed(world: World) -> None:
+    await world.pulled(12)  # two pools of six EVSEs
+    world.standin.evse_data = evse_records(HUBJECT_OPERATOR, 6)  # the second pool is gone from Hubject
+    assert await world.connector.emp.pull_evse_data(EMSP, full=True) == 6
+    locations = {loc["id"]: loc for loc in await _get_all(world.emsp) if loc["party_id"] == "ABC"}
+    assert {e["status"] for e in locations["DE*ABC*P00001"]["evses"]} == {"REMOVED"}
+    assert "REMOVED" not in {e["status"] for e in locations["DE*ABC*P00000"]["evses"]}
+    assert "1 Locations no longer listed" in world.connector.status()["syncs"][0]["detail"]
+    await world.settled()
+    pushed = len(world.emsp.received["locations"])
+    await world.connector.emp.pull_evse_data(EMSP, full=True)  # nothing changed: nothing written, nothing pushed
+    await world.settled()
+    assert "no longer listed" not in world.connector.status()["syncs"][0]["detail"]  # removed already: not again
+    assert world.emsp.received["locations"][pushed:] == []
+
+
 @pytest.mark.parametrize("policy", ["agreements"])
 async def test_under_the_agreements_policy_hubject_locations_reach_the_providers_and_operators_evses_reach_hubject(world: World) -> None:
     cp = await world.charger()

@@ -45,6 +45,7 @@ PAGE_SIZE = 2000  # Hubject's largest page (digest §1.2)
 # records mapped and written at a time: a page at once would hold the event loop (and every charger's messages) for
 # most of a second on SQLite, whose writes run on it; this many keep each hold to a few tens of milliseconds
 CHUNK = 200
+REMOVAL_BATCH = 2000  # Location ids read at a time when a full pull looks for those it no longer lists
 CLOCK_SKEW = timedelta(minutes=5)  # a LastCall this much before the pull began: a record Hubject changed meanwhile is not missed
 CURRENCY = "EUR"  # OICP carries no money; Hubject's market
 _E, _L = schema.evses, schema.locations
@@ -116,7 +117,8 @@ class Providers:
                     delta: bool) -> tuple[int, int]:
         """Records of a page into the store, in one transaction. A full pull replaces a Location when it first meets it and
         merges what later pages add; a delta merges its records into the stored Location (deleted ones as REMOVED). A
-        record's EVSE keeps the status the hub holds (statuses come from the status pull)."""
+        record's EVSE keeps the status the hub holds (statuses come from the status pull). A Location that comes out
+        as it is stored is not written."""
         if not records:
             return 0, 0
         skipped: list[str] = []
@@ -131,39 +133,44 @@ class Providers:
         locations = [loc for loc in locations if loc.owner_party in platform.parties]  # a party held elsewhere stays theirs
 
         def op(tx) -> None:
-            merged = []
+            stored = docs.present(tx.conn, docs.LOCATION, [docs.LOCATION.key(loc) for loc in locations])
+            changed = []
             for loc in locations:
                 key = docs.LOCATION.key(loc)
-                if delta or key in seen:
-                    earlier = location_store.get(tx.conn, key)
-                    if earlier is not None:
-                        loc = _merged(earlier.obj, loc)
+                earlier = location_store.get(tx.conn, key) if key in stored else None
+                if earlier is not None and (delta or key in seen):
+                    loc = _merged(earlier.obj, loc)
                 seen.add(key)
-                merged.append(loc)
-            self.core.objects.put_locations(tx, platform, merged)
+                if earlier is None or loc != earlier.obj:  # the daily full pull writes (and pushes) only what changed
+                    changed.append(loc)
+            self.core.objects.put_locations(tx, platform, changed)
 
         await self.core.db.write(op)
         return sum(len(loc.evses) for loc in locations), len(skipped)
 
     async def _remove_unlisted(self, seen: set[tuple[str, str, str]]) -> int:
-        """After a full pull: Locations of Hubject's operators it no longer lists are removed (their EVSEs REMOVED)."""
+        """After a full pull: Locations of Hubject's operators it no longer lists are removed (their EVSEs REMOVED);
+        those removed already are left as they are. Read a batch at a time (each read holds the loop on SQLite)."""
         platform = self._platform()
-        owners = platform.parties_with_role("CPO")
-
-        def op(conn: sa.Connection) -> list[tuple[str, str, str]]:
-            if not owners:
-                return []
-            rows = conn.execute(sa.select(_L.c.country_code, _L.c.party_id, _L.c.id).where(
-                sa.tuple_(_L.c.country_code, _L.c.party_id).in_([(p.country_code, p.party_id) for p in owners])))
-            return [tuple(r) for r in rows if tuple(r) not in seen]
-
         gone = 0
-        for cc, pid, location_id in await self.core.db.read(op):
-            try:
-                await self.core.objects.remove_location(platform, PartyId(cc, pid), location_id, _later)
-                gone += 1
-            except errors.Conflict:
-                pass  # no EVSEs: nothing to remove
+        for owner in platform.parties_with_role("CPO"):
+            after = ""
+            while True:
+                def op(conn: sa.Connection, after: str = after) -> list[str]:
+                    return list(conn.execute(
+                        sa.select(_E.c.location_id).distinct()
+                        .where(_E.c.country_code == owner.country_code, _E.c.party_id == owner.party_id,
+                               _E.c.location_id > after, _E.c.status != "REMOVED")
+                        .order_by(_E.c.location_id).limit(REMOVAL_BATCH)).scalars())
+
+                batch = await self.core.db.read(op)
+                for location_id in batch:
+                    if (owner.country_code, owner.party_id, location_id) not in seen:
+                        await self.core.objects.remove_location(platform, owner, location_id, _later)
+                        gone += 1
+                if len(batch) < REMOVAL_BATCH:
+                    break
+                after = batch[-1]
         return gone
 
     # --- EVSE status ----------------------------------------------------------------------------------------------
