@@ -14,10 +14,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
 from connectors import bilateral, hubject
-from hub import logs, proc
+from hub import logs, model, proc
 from hub.core import Core
 from hub.edge import BodyDeadline
 from hub.settings import Settings
+from protocols.ocpi.v211 import client as v211
+from protocols.ocpi.v211.api import Ocpi211
+from protocols.ocpi.v211.push import Push211
+from protocols.ocpi.v211.server import router as ocpi211_router
 from protocols.ocpi.v221 import codec
 from protocols.ocpi.v221 import openapi as ocpi_openapi
 from protocols.ocpi.v221.api import Ocpi
@@ -44,13 +48,25 @@ class Hub:
         self.client = OcpiClient(settings.hub_party, self.core.outbound, timeout=settings.forward_timeout)
         self.ocpi = Ocpi(self.core, self.client)
         self.core.senders["ocpi"] = OcpiPush(self.client, settings.hub_party)
+        self.ocpi211 = Ocpi211(self.core, v211.Client(settings.hub_party, self.core.outbound, timeout=settings.forward_timeout))
+        self.ocpi.versions.append((v211.VERSION, self.ocpi211.base))
+        push211 = Push211(self.ocpi211)
+        self.core.senders[v211.PROTOCOL] = push211
+        self.core.commands.remote[v211.PROTOCOL] = push211.command
         partner_webhooks.install(self.core)
-        self.core.charging.realtime = self.ocpi.realtime_authorize
+        self.core.charging.realtime = self._realtime
         self.ocpp = OcppServer(self.core.charging, self.core.db, settings)
         ChargerCommands(self.ocpp, self.core.charging, self.core.commands).install()
         bilateral.install(self.ocpi)
         self.hubject = hubject.install(self.core)
         self.serving = False
+
+    async def _realtime(self, token: model.Token, where: model.LocationReferences) -> model.AuthorizationInfo:
+        """Real-time authorization asks the token's eMSP in the OCPI version it registered in."""
+        platform = self.core.directory.platform_of(token.owner_party)
+        if platform is not None and platform.row.protocol == v211.PROTOCOL:
+            return await self.ocpi211.realtime_authorize(token, where)
+        return await self.ocpi.realtime_authorize(token, where)
 
     async def start(self, serve: bool = True) -> None:
         """`serve`: also the OCPP server and the outbox dispatcher (not for one-off CLI commands). The OCPP
@@ -112,14 +128,15 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Lite
         return Response(content=msgspec.json.encode(body), media_type="application/json")
 
     app = Litestar(
-        route_handlers=[health, ocpi_router(hub.ocpi), partner_router(hub.core, bilateral.Roaming(hub.ocpi)), oicp_router(hub.hubject)],
+        route_handlers=[health, ocpi_router(hub.ocpi), ocpi211_router(hub.ocpi211), partner_router(hub.core, bilateral.Roaming(hub.ocpi)), oicp_router(hub.hubject)],
         lifespan=[lifespan],
         middleware=[logs.RequestIds, lambda app: BodyDeadline(app, settings.http_body_timeout)],
         request_max_body_size=settings.max_body_bytes,
         exception_handlers={NotFoundException: unmatched, MethodNotAllowedException: unmatched},  # no route: before any router
         openapi_config=OpenAPIConfig(
             title="EV roaming hub", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin(), OpenApiJson()],
-            description="OCPI 2.2.1 hub (Sender interfaces under /ocpi/2.2.1/sender, Receiver under /ocpi/2.2.1/receiver) "
+            description="OCPI 2.2.1 hub (Sender interfaces under /ocpi/2.2.1/sender, Receiver under /ocpi/2.2.1/receiver), "
+                        "OCPI 2.1.1 (under /ocpi/2.1.1: /emsp for CPOs, /cpo for eMSPs) "
                         "and the partner REST API (/api/v1, tokens from /api/v1/auth/token or /oauth/token).",
         ),
         debug=False,

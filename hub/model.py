@@ -549,6 +549,10 @@ class UnlockConnector(Struct, kw_only=True, tag="UNLOCK_CONNECTOR"):
 
 
 CommandRequest = StartSession | StopSession | ReserveNow | CancelReservation | UnlockConnector
+COMMANDS: dict[str, type] = {  # an OCPI command's name -> its canonical request
+    "START_SESSION": StartSession, "STOP_SESSION": StopSession, "RESERVE_NOW": ReserveNow,
+    "CANCEL_RESERVATION": CancelReservation, "UNLOCK_CONNECTOR": UnlockConnector,
+}
 
 
 class CommandResponse(Struct, kw_only=True):

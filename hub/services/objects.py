@@ -234,6 +234,24 @@ class Objects:
 
         return await self.db.read(op)
 
+    async def page_objects(
+        self, reader: Platform, kind: docs.Kind[S], window: docs.Window, owner: PartyId | None = None
+    ) -> tuple[list[S], int]:
+        """`page` as canonical objects, for a surface that renders them in a format the store does not keep."""
+
+        def op(conn: sa.Connection) -> tuple[list[S], int]:
+            visible = visibility.visible_clause(self.directory, reader, kind)
+            if owner is not None:
+                t = kind.table
+                visible = sa.and_(visible, t.c.country_code == owner.country_code, t.c.party_id == owner.party_id)
+            if kind is not docs.LOCATION:
+                found, total = docs.page(conn, kind, visible, window, column="doc")
+                return [kind.decode(doc) for doc in found], total
+            keys, total = docs.page_keys(conn, kind, visible, window)
+            return [stored.obj for key in keys if (stored := locations.get(conn, key)) is not None], total  # type: ignore[misc]
+
+        return await self.db.read(op)
+
     async def find_location_owner(self, location_id: str) -> PartyId | None:
         t = docs.LOCATION.table
 
@@ -276,6 +294,16 @@ class Objects:
         def op(conn: sa.Connection) -> model.Token | None:
             rows = conn.execute(sa.select(t.c.doc).where(t.c.uid == uid.upper(), t.c.type == type_)).all()
             return docs.TOKEN.decode(rows[0].doc) if len(rows) == 1 else None
+
+        return await self.db.read(op)
+
+    async def find_token_by_contract(self, contract_id: str) -> model.Token | None:
+        """The token with this contract id (OCPI 2.1.1 names a Session's or CDR's token by it alone), RFID first."""
+        t = docs.TOKEN.table
+
+        def op(conn: sa.Connection) -> model.Token | None:
+            rows = conn.execute(sa.select(t.c.doc).where(t.c.contract_id == contract_id.upper()).order_by(t.c.type != "RFID", t.c.type)).all()
+            return docs.TOKEN.decode(rows[0].doc) if rows else None
 
         return await self.db.read(op)
 

@@ -256,10 +256,10 @@ def _window(kind: Kind[Any], visible: sa.ColumnElement[bool] | None, window: Win
 
 
 def page(
-    conn: sa.Connection, kind: Kind[Any], visible: sa.ColumnElement[bool] | None, window: Window
+    conn: sa.Connection, kind: Kind[Any], visible: sa.ColumnElement[bool] | None, window: Window, column: str = "rendered"
 ) -> tuple[list[bytes], int]:
-    """The rendered documents of one page, oldest first, and the total count that matches (not for Locations,
-    whose rendered rows are shells: page_keys, then hub/store/locations.rendered_by_keys)."""
+    """The rendered documents (or, with column="doc", the documents) of one page, oldest first, and the total count
+    that matches (not for Locations, whose rows are shells: page_keys, then hub/store/locations)."""
     t = kind.table
     where, order = _window(kind, visible, window)
     total = conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one()
@@ -268,7 +268,7 @@ def page(
     # Walk the covering index for the offset, then fetch only the page's documents.
     keys = sa.select(*kind.key_columns).where(where).order_by(*order).offset(window.offset).limit(window.limit).subquery()  # type: ignore[attr-defined]
     join = sa.and_(*(col == keys.c[col.name] for col in kind.key_columns))  # type: ignore[attr-defined]
-    rows = conn.execute(sa.select(t.c.rendered).join_from(t, keys, join).order_by(*order)).scalars().all()
+    rows = conn.execute(sa.select(t.c[column]).join_from(t, keys, join).order_by(*order)).scalars().all()
     return list(rows), total
 
 

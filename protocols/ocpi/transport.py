@@ -1,17 +1,23 @@
-"""OCPI transport rules shared by every version: tokens in headers, envelopes, routing headers, pagination."""
+"""OCPI transport rules shared by every version: status codes and errors, tokens in headers, envelopes, routing
+headers, pagination."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 import time
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 import msgspec
+from litestar.exceptions import HTTPException
 
 from hub.model import PartyId
+from hub.services import errors
+
+log = logging.getLogger(__name__)
 
 # --- status codes ------------------------------------------------------------------------------
 SUCCESS = 1000
@@ -42,6 +48,41 @@ class OcpiError(Exception):
         self.status_code = status_code
         self.message = message
         self.data = data
+
+
+# --- the hub's domain errors as OCPI answers (the same in every version) ----------------------
+
+ERROR_CODES: list[tuple[type[Exception], int, int]] = [  # (exception, HTTP status, OCPI status)
+    (errors.UnknownLocation, 404, UNKNOWN_LOCATION),
+    (errors.UnknownToken, 404, UNKNOWN_TOKEN),
+    (errors.NotFound, 404, CLIENT_ERROR),
+    (errors.NotOwner, 404, INVALID_PARAMETERS),
+    (errors.Invalid, 200, INVALID_PARAMETERS),
+    (errors.UnknownReceiver, 200, UNKNOWN_RECEIVER),
+    (errors.ReceiverOffline, 200, CONNECTION_PROBLEM),
+    (errors.ReceiverTimeout, 200, TIMEOUT_ON_FORWARDED_REQUEST),
+    (errors.AlreadyRegistered, 405, CLIENT_ERROR),
+    (errors.NotRegistered, 405, CLIENT_ERROR),
+]
+
+
+def as_ocpi_error(exc: Exception) -> OcpiError:
+    if isinstance(exc, OcpiError):
+        return exc
+    if isinstance(exc, msgspec.ValidationError):
+        return OcpiError(200, INVALID_PARAMETERS, f"invalid object: {exc}")
+    if isinstance(exc, msgspec.DecodeError):
+        return OcpiError(400, INVALID_PARAMETERS, f"malformed JSON: {exc}")
+    for cls, http, code in ERROR_CODES:
+        if isinstance(exc, cls):
+            return OcpiError(http, code, str(exc))
+    if isinstance(exc, errors.HubError):
+        return OcpiError(200, HUB_ERROR, str(exc))
+    if isinstance(exc, HTTPException):  # the framework refused the request (413: body over max_body_bytes)
+        log.info("refused an OCPI request: %s %s", exc.status_code, exc.detail)
+        return OcpiError(exc.status_code, CLIENT_ERROR if exc.status_code < 500 else SERVER_ERROR, exc.detail)
+    log.exception("unexpected error in an OCPI request", exc_info=exc)
+    return OcpiError(500, SERVER_ERROR, "internal error")
 
 
 # --- tokens ------------------------------------------------------------------------------------

@@ -32,8 +32,7 @@ from protocols.ocpp.server import ChargerOffline, OcppServer
 
 log = logging.getLogger(__name__)
 
-REQUEST = {"START_SESSION": model.StartSession, "STOP_SESSION": model.StopSession, "RESERVE_NOW": model.ReserveNow,
-           "CANCEL_RESERVATION": model.CancelReservation, "UNLOCK_CONNECTOR": model.UnlockConnector,
+REQUEST = {**model.COMMANDS,
            "SET_PROFILE": model.SetChargingProfile, "GET_PROFILE": model.GetActiveChargingProfile,
            "CLEAR_PROFILE": model.ClearChargingProfile,
            # a CPO's own requests (the partner API): START_CHARGE is a START_SESSION that authorizes nothing by itself

@@ -210,7 +210,14 @@ def test_time_zone_postal_code_address_and_state_follow_2_1_1_cardinalities() ->
     w = _out(replace(LOCATION, time_zone="", postal_code=None, address="A" * 60, state="Utrecht"))
     assert (w.time_zone, w.postal_code, w.address) == (None, "", "A" * 45)
     back = mapping.location_to_canonical(w, CPO)
-    assert (back.time_zone, back.postal_code, back.state) == ("", None, None)
+    assert (back.time_zone, back.postal_code, back.state) == ("Europe/Amsterdam", None, None)  # the country's zone
+
+
+def test_a_missing_time_zone_is_the_countrys_where_it_has_one() -> None:
+    for country, lon, zone in [("DEU", "13.4", "Europe/Berlin"), ("ESP", "-3.7", "Europe/Madrid"), ("ESP", "-15.4", "Atlantic/Canary"),
+                               ("PRT", "-9.1", "Europe/Lisbon"), ("PRT", "-16.9", "Atlantic/Madeira"), ("PRT", "-25.6", "Atlantic/Azores"),
+                               ("USA", "-74.0", "")]:
+        assert mapping.time_zone_of(country, lon) == zone
 
 
 def test_coordinates_go_out_with_six_decimals() -> None:

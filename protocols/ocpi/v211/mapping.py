@@ -10,8 +10,8 @@ What 2.1.1 lacks or names differently, and the rule used (going "in" is 2.1.1 ->
 - Location. `type` <-> `parking_type`: ON_STREET, PARKING_GARAGE, UNDERGROUND_GARAGE and PARKING_LOT as they are;
   OTHER and UNKNOWN come in as none; ALONG_MOTORWAY and ON_DRIVEWAY go out as OTHER, none as UNKNOWN. A 2.1.1
   Location is public: in, publish=True; out, publish/publish_allowed_to are left out (send a 2.1.1 party only the
-  Locations it may see). time_zone (optional in 2.1.1, required in the model) comes in as "" when absent; "" goes
-  out absent. postal_code (required in 2.1.1) goes out as "" when there is none; "" comes in as none. state is not
+  Locations it may see). time_zone (optional in 2.1.1, required in the model) comes in as the country's zone when absent (`ZONES`;
+  "" in a country of several zones); "" goes out absent. postal_code (required in 2.1.1) goes out as "" when there is none; "" comes in as none. state is not
   carried; address goes out cut to 2.1.1's 45 characters. Hours.twentyfourseven comes in false when absent (2.1.1
   makes it a choice with regular_hours) and always goes out. EnvironmentalImpact.source <-> category.
 - Connector. voltage/amperage <-> max_voltage/max_amperage; tariff_id <-> tariff_ids (out, the first: put the tariff
@@ -254,9 +254,34 @@ def _location_out(d: dict[str, Any], embedded: bool = False) -> dict[str, Any]:
     return d
 
 
+# The time zone of a country that has one (2.1.1 makes time_zone optional; 2.2.1 parties need it). Spain and
+# Portugal have islands of their own zone, told apart by longitude.
+ZONES = {
+    "AND": "Europe/Andorra", "AUT": "Europe/Vienna", "BEL": "Europe/Brussels", "BGR": "Europe/Sofia", "CHE": "Europe/Zurich",
+    "CYP": "Asia/Nicosia", "CZE": "Europe/Prague", "DEU": "Europe/Berlin", "DNK": "Europe/Copenhagen", "EST": "Europe/Tallinn",
+    "FIN": "Europe/Helsinki", "FRA": "Europe/Paris", "GBR": "Europe/London", "GRC": "Europe/Athens", "HRV": "Europe/Zagreb",
+    "HUN": "Europe/Budapest", "IRL": "Europe/Dublin", "ISL": "Atlantic/Reykjavik", "ITA": "Europe/Rome", "LIE": "Europe/Vaduz",
+    "LTU": "Europe/Vilnius", "LUX": "Europe/Luxembourg", "LVA": "Europe/Riga", "MCO": "Europe/Monaco", "MLT": "Europe/Malta",
+    "NLD": "Europe/Amsterdam", "NOR": "Europe/Oslo", "POL": "Europe/Warsaw", "ROU": "Europe/Bucharest", "SRB": "Europe/Belgrade",
+    "SVK": "Europe/Bratislava", "SVN": "Europe/Ljubljana", "SWE": "Europe/Stockholm", "TUR": "Europe/Istanbul",
+    "UKR": "Europe/Kyiv", "ISR": "Asia/Jerusalem", "JPN": "Asia/Tokyo", "KOR": "Asia/Seoul", "CHN": "Asia/Shanghai",
+    "IND": "Asia/Kolkata", "SGP": "Asia/Singapore", "NZL": "Pacific/Auckland", "ZAF": "Africa/Johannesburg",
+}
+
+
+def time_zone_of(country: str, longitude: str) -> str:
+    """The zone of a Location that names none: its country's, or "" where a country has several (USA, Canada...)."""
+    west = float(longitude)
+    if country == "ESP":
+        return "Atlantic/Canary" if west < -12 else "Europe/Madrid"
+    if country == "PRT":
+        return "Atlantic/Azores" if west < -20 else "Atlantic/Madeira" if west < -14 else "Europe/Lisbon"
+    return ZONES.get(country.upper(), "")
+
+
 def location_to_canonical(w: wire.Location, owner: PartyId) -> model.Location:
     d = _location_in(_wire_in(w))
-    d.setdefault("time_zone", "")
+    d.setdefault("time_zone", time_zone_of(w.country, w.coordinates.longitude))
     return msgspec.convert({**d, **_owner(owner), "publish": True}, model.Location)
 
 

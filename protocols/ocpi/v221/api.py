@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import HTTPException
 
 from hub import model
 from hub.core import Core
@@ -47,41 +46,6 @@ class Ctx(msgspec.Struct):
     party: PartyId | None  # the requesting party (OCPI-from), on functional modules
 
 
-# --- errors --------------------------------------------------------------------------------------
-
-ERROR_CODES: list[tuple[type[Exception], int, int]] = [  # (exception, HTTP status, OCPI status)
-    (errors.UnknownLocation, 404, t.UNKNOWN_LOCATION),
-    (errors.UnknownToken, 404, t.UNKNOWN_TOKEN),
-    (errors.NotFound, 404, t.CLIENT_ERROR),
-    (errors.NotOwner, 404, t.INVALID_PARAMETERS),
-    (errors.Invalid, 200, t.INVALID_PARAMETERS),
-    (errors.UnknownReceiver, 200, t.UNKNOWN_RECEIVER),
-    (errors.ReceiverOffline, 200, t.CONNECTION_PROBLEM),
-    (errors.ReceiverTimeout, 200, t.TIMEOUT_ON_FORWARDED_REQUEST),
-    (errors.AlreadyRegistered, 405, t.CLIENT_ERROR),
-    (errors.NotRegistered, 405, t.CLIENT_ERROR),
-]
-
-
-def as_ocpi_error(exc: Exception) -> OcpiError:
-    if isinstance(exc, OcpiError):
-        return exc
-    if isinstance(exc, msgspec.ValidationError):
-        return OcpiError(200, t.INVALID_PARAMETERS, f"invalid object: {exc}")
-    if isinstance(exc, msgspec.DecodeError):
-        return OcpiError(400, t.INVALID_PARAMETERS, f"malformed JSON: {exc}")
-    for cls, http, code in ERROR_CODES:
-        if isinstance(exc, cls):
-            return OcpiError(http, code, str(exc))
-    if isinstance(exc, errors.HubError):
-        return OcpiError(200, t.HUB_ERROR, str(exc))
-    if isinstance(exc, HTTPException):  # the framework refused the request (413: body over max_body_bytes)
-        log.info("refused an OCPI request: %s %s", exc.status_code, exc.detail)
-        return OcpiError(exc.status_code, t.CLIENT_ERROR if exc.status_code < 500 else t.SERVER_ERROR, exc.detail)
-    log.exception("unexpected error in an OCPI request", exc_info=exc)
-    return OcpiError(500, t.SERVER_ERROR, "internal error")
-
-
 def echo_headers(request: Request, party: PartyId | None, responder: PartyId | None) -> dict[str, str]:
     """X-Request-ID and X-Correlation-ID, and the routing headers once the requester is known: `party`, or the
     one Ocpi.enter authenticated (errors are answered far from the handler)."""
@@ -107,6 +71,7 @@ class Ocpi:
         self.base = f"{core.settings.base_url}/ocpi/{VERSION}"
         self.page_limit = core.settings.page_limit
         self.authorizations = Coalescer()  # chargers asking about one token at one place share one question
+        self.versions: list[tuple[str, str]] = [(VERSION, self.base)]  # what /ocpi/versions offers (the app adds the others)
 
     # --- request pipeline ----------------------------------------------------------------------
 
@@ -125,6 +90,8 @@ class Ocpi:
         routing = t.routing(request.headers, functional)
         party = None
         if functional:
+            if platform.row.protocol != "ocpi":  # registered in another version: served in it for everything
+                raise OcpiError(400, t.CLIENT_ERROR, f"registered in OCPI {platform.row.version}: use its endpoints")
             party = routing.from_party
             if party is None:
                 if len(platform.parties) != 1:

@@ -72,7 +72,7 @@ async def accept(ocpi: Ocpi, platform: Platform, theirs: wire.Credentials, *, up
     receives, serves = capabilities(endpoints)
     token_c = new_token()
     values: dict[str, object] = dict(
-        version="2.2.1", versions_url=theirs.url, endpoints=msgspec.json.encode(endpoints).decode(),
+        protocol="ocpi", version="2.2.1", versions_url=theirs.url, endpoints=msgspec.json.encode(endpoints).decode(),
         receives=receives, serves=serves, token_out=theirs.token, header_codec=codec, token_in=token_c, token_in_kind="C",
     )
     if update:  # keep the token being replaced usable for a while

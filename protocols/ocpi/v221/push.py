@@ -6,12 +6,12 @@ import msgspec
 
 from hub import model
 from hub.model import PartyId
-from hub.outbound import Busy, OutboundError, Response
+from hub.outbound import Busy, OutboundError
 from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
 from hub.services.visibility import READER_ROLES
 from hub.store.outbox import Event
-from protocols.ocpi import transport as t
+from protocols.ocpi.peer import outcome
 from protocols.ocpi.v221 import codec, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.client import KIND_MODULE, OcpiClient, endpoint, join
@@ -36,25 +36,6 @@ class _HasToken(msgspec.Struct):
 
 class _TokenType(msgspec.Struct):
     type: str
-
-
-def outcome(response: Response) -> Delivery:
-    """How the dispatcher should treat a receiver's answer."""
-    status = response.status_code
-    if status >= 500 or status == 429:
-        return Delivery("retry", f"HTTP {status}")
-    if status >= 300:
-        return Delivery("refused", f"HTTP {status}")
-    try:
-        env = t.envelope_decoder.decode(response.content)
-    except msgspec.DecodeError:
-        return Delivery("refused", f"HTTP {status}, not an OCPI envelope")
-    detail = f"OCPI {env.status_code} {env.status_message or ''}".strip()
-    if env.status_code < 2000:
-        return Delivery("ok", detail)
-    if env.status_code < 3000:
-        return Delivery("refused", detail)
-    return Delivery("retry", detail)  # 3xxx server trouble, 4xxx a hub further on
 
 
 class OcpiPush:

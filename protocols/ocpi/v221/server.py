@@ -26,7 +26,7 @@ from hub.edge import Reply
 from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import codec, credentials, rules, wire
 from protocols.ocpi.v221 import mapping as m
-from protocols.ocpi.v221.api import VERSION, Ocpi, as_ocpi_error, echo_headers
+from protocols.ocpi.v221.api import VERSION, Ocpi, echo_headers
 
 # ---------------------------------------------------------------------------------------------
 # versions, credentials, hubclientinfo (configuration modules: no routing headers)
@@ -37,7 +37,7 @@ MODULES = ["locations", "tariffs", "tokens", "sessions", "cdrs", "commands", "ch
 @get("/ocpi/versions")
 async def versions(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     ctx = await ocpi.enter(request, allow_a=True, functional=False)
-    return ocpi.ok(request, ctx, wire.encode([wire.Version(version=VERSION, url=ocpi.base)]))
+    return ocpi.ok(request, ctx, wire.encode([wire.Version(version=v, url=url) for v, url in ocpi.versions]))  # type: ignore[arg-type]
 
 
 @get(f"/ocpi/{VERSION}")
@@ -463,7 +463,7 @@ def _ocpi_error(hub_party: model.PartyId) -> Callable[[Request, Exception], Resp
     """Every error as an OCPI envelope, from the hub to the requester once Ocpi.enter has authenticated it."""
 
     def handle(request: Request, exc: Exception) -> Response:
-        err = as_ocpi_error(exc)
+        err = t.as_ocpi_error(exc)
         return Response(
             content=t.envelope(err.data, err.status_code, err.message), status_code=err.http_status,
             media_type="application/json", headers=echo_headers(request, None, hub_party),

@@ -1,0 +1,166 @@
+"""Calls from the hub to OCPI parties of any version: tokens, request ids, envelopes, pagination.
+
+Each version's client adds its version negotiation and endpoint discovery, and decodes with its own wire types.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+
+from hub.model import PartyId
+from hub.outbound import Forbidden, Outbound, OutboundError, Response
+from hub.services.directory import Platform
+from hub.services.dispatch import Delivery
+from protocols.ocpi import transport as t
+
+_RUN, _COUNT = os.urandom(6).hex(), itertools.count()
+
+
+def new_request_id() -> str:
+    """Unique per request, cheaply: this process's random prefix and a counter (the outbox sends thousands a second)."""
+    return f"{_RUN}{next(_COUNT):010x}"
+
+
+class PeerError(Exception):
+    """A peer could not be used: unreachable, or it answered outside the protocol. `public` is what may be told
+    to the party itself: nothing that would make the hub a probe of networks (refused, timed out, closed)."""
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public or message
+
+
+def unreachable(what: str, exc: OutboundError) -> PeerError:
+    if isinstance(exc, Forbidden):
+        return PeerError(f"{what}: {exc}")
+    return PeerError(f"{what}: {type(exc).__name__}: {exc}", f"{what}: the request failed")
+
+
+def join(base: str, *parts: str) -> str:
+    """Endpoint templates are written with and without slashes: join with exactly one."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+
+class PeerClient:
+    """OCPI calls through the hub's one guarded outbound client (hub/outbound.py); `decode(data, type)` is the
+    version's wire decoder."""
+
+    def __init__(self, hub_party: PartyId, outbound: Outbound, decode: Callable[[Any, Any], Any], timeout: float = 10.0) -> None:
+        self.hub_party = hub_party
+        self.outbound = outbound
+        self.decode = decode
+        self.timeout = timeout
+
+    async def call(
+        self, method: str, url: str, token: str, codec: str = "base64", *, body: bytes | None = None,
+        from_party: PartyId | None = None, to_party: PartyId | None = None, request_id: str | None = None,
+        correlation_id: str | None = None, params: dict[str, str] | None = None, timeout: float | None = None,
+    ) -> Response:
+        request_id = request_id or new_request_id()
+        headers = {
+            "Authorization": t.authorization(token, codec),
+            "X-Request-ID": request_id,
+            "X-Correlation-ID": correlation_id or request_id,
+            **t.party_headers(from_party, to_party),
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return await self.outbound.request(method, url, content=body, headers=headers, params=params, timeout=timeout or self.timeout)
+
+    async def to_platform(self, platform: Platform, method: str, url: str, **kwargs: Any) -> Response:
+        if not platform.row.token_out:
+            raise PeerError(f"no token for platform {platform.row.name}")
+        return await self.call(method, url, platform.row.token_out, platform.row.header_codec, **kwargs)
+
+    async def get_data(self, url: str, token: str, codec: str, type_: Any) -> Any:
+        """GET an envelope and decode its data; PeerError when it cannot be used."""
+        try:
+            response = await self.call("GET", url, token, codec)
+        except OutboundError as exc:
+            raise unreachable(f"GET {url}", exc) from exc
+        return self.data(response, type_, f"GET {url}")
+
+    def data(self, response: Response, type_: Any, what: str) -> Any:
+        if response.status_code >= 300:
+            raise PeerError(f"{what}: HTTP {response.status_code}")
+        try:
+            env = t.envelope_decoder.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise PeerError(f"{what}: not an OCPI envelope: {exc}") from exc
+        if env.status_code >= 2000 or not env.has_data:
+            raise PeerError(f"{what}: OCPI {env.status_code} {env.status_message or ''}".strip())
+        try:
+            return self.decode(env.data, type_)
+        except msgspec.ValidationError as exc:
+            raise PeerError(f"{what}: {exc}") from exc
+
+    async def detect_codec(self, url: str, token: str, first: str = "base64") -> str:
+        """The token header the peer takes: `first`, else the other form (2.1.1 peers expect the raw token, 2.2.1
+        ones Base64, and many of each do the other); raises PeerError if neither works."""
+        for codec in (first, "raw" if first == "base64" else "base64"):
+            try:
+                response = await self.call("GET", url, token, codec)
+            except OutboundError as exc:
+                raise unreachable(f"GET {url}", exc) from exc
+            if response.status_code != 401:
+                return codec
+        raise PeerError(f"GET {url}: the token is refused (tried Base64 and raw)")
+
+    async def versions(self, versions_url: str, token: str, first_codec: str) -> tuple[str, dict[str, str]]:
+        """(header codec, version -> details URL) of a peer's versions endpoint."""
+        codec = await self.detect_codec(versions_url, token, first_codec)
+        offered = await self.get_data(versions_url, token, codec, list[_Version])
+        return codec, {v.version: v.url for v in offered}
+
+    async def paginate(
+        self, platform: Platform, url: str, params: dict[str, str] | None = None, page_size: int = 100
+    ) -> AsyncIterator[msgspec.Raw]:
+        """Every object of a Sender list, following `Link: <...>; rel="next"` until none is left."""
+        next_url: str | None = url
+        query: dict[str, str] | None = {**(params or {}), "limit": str(page_size)}
+        while next_url:
+            response = await self.to_platform(platform, "GET", next_url, params=query, to_party=None)
+            for item in self.data(response, list[msgspec.Raw], f"GET {next_url}"):
+                yield item
+            next_url, query = _next_link(response.headers.get("link")), None
+
+
+def outcome(response: Response) -> Delivery:
+    """How the dispatcher should treat a receiver's answer."""
+    status = response.status_code
+    if status >= 500 or status == 429:
+        return Delivery("retry", f"HTTP {status}")
+    if status >= 300:
+        return Delivery("refused", f"HTTP {status}")
+    try:
+        env = t.envelope_decoder.decode(response.content)
+    except msgspec.DecodeError:
+        return Delivery("refused", f"HTTP {status}, not an OCPI envelope")
+    detail = f"OCPI {env.status_code} {env.status_message or ''}".strip()
+    if env.status_code < 2000:
+        return Delivery("ok", detail)
+    if env.status_code < 3000:
+        return Delivery("refused", detail)
+    return Delivery("retry", detail)  # 3xxx server trouble, 4xxx a hub further on
+
+
+class _Version(msgspec.Struct):
+    """An entry of a versions list: the same in every OCPI version."""
+
+    version: str
+    url: str
+
+
+def _next_link(header: str | None) -> str | None:
+    if not header:
+        return None
+    for part in header.split(","):
+        url, _, rel = part.partition(";")
+        if 'rel="next"' in rel.replace(" ", "") or "rel=next" in rel.replace(" ", ""):
+            return url.strip().strip("<>")
+    return None

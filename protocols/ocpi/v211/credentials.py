@@ -1,0 +1,78 @@
+"""The OCPI 2.1.1 credentials handshake, the hub receiving it (a 2.1.1 party registers with the hub).
+
+As in 2.2.1 (see protocols/ocpi/v221/credentials.py) but with one party per connection, no roles and the raw token
+in the header: the party POSTs its credentials with token A; in that request the hub reads its 2.1.1 versions
+and endpoints with its token B, issues token C and answers with it. The connection's role is the one its
+invitation claims (else what its endpoints say), and it is then served in 2.1.1 for everything (`PROTOCOL`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+
+from hub.model import PartyId
+from hub.outbound import Forbidden
+from hub.services import errors
+from hub.services.directory import Platform
+from hub.services.parties import new_token
+from hub.store.documents import now_us
+from protocols.ocpi import transport as t
+from protocols.ocpi.peer import PeerError
+from protocols.ocpi.transport import OcpiError
+from protocols.ocpi.v211 import wire
+from protocols.ocpi.v211.api import Ocpi211
+from protocols.ocpi.v211.client import PROTOCOL, VERSION, capabilities, role_of
+
+log = logging.getLogger(__name__)
+
+ROTATION_OVERLAP_US = 3_600_000_000  # the previous token stays valid for an hour after a PUT
+
+
+def own_credentials(ocpi: Ocpi211, token: str) -> wire.Credentials:
+    party = ocpi.hub_party
+    return wire.Credentials(token=token, url=ocpi.versions_url, party_id=party.party_id, country_code=party.country_code,
+                            business_details=wire.BusinessDetails(name=ocpi.core.settings.hub_name))
+
+
+async def accept(ocpi: Ocpi211, platform: Platform, theirs: wire.Credentials, *, update: bool) -> wire.Credentials:
+    registered = platform.row.token_in_kind != "A"
+    if update and not registered:
+        raise errors.NotRegistered("PUT credentials before registration: POST first")
+    if not update and registered:
+        raise errors.AlreadyRegistered("already registered: use PUT to update, DELETE to unregister")
+    party = PartyId.of(theirs.country_code, theirs.party_id)
+    claimed = {r for p, r in platform.row.claims or () if p == party}
+    codec, endpoints = await _discover(ocpi, theirs.url, theirs.token)
+    role = role_of(endpoints, claimed)
+    ocpi.core.parties.check_claims(platform, [(party, role)])
+    receives, serves = capabilities(endpoints, role)
+    token_c = new_token()
+    values: dict[str, object] = dict(
+        protocol=PROTOCOL, version=VERSION, versions_url=theirs.url, endpoints=msgspec.json.encode(endpoints).decode(),
+        receives=receives, serves=serves, token_out=theirs.token, header_codec=codec, token_in=token_c, token_in_kind="C",
+    )
+    if update:
+        values.update(token_in_prev_hash=platform.row.token_in_hash, token_in_prev_until_us=now_us() + ROTATION_OVERLAP_US)
+    details = msgspec.json.encode(theirs.business_details).decode()
+    await ocpi.core.parties.registered(platform.id, roles=[(party, role, theirs.business_details.name, details)], **values)
+    log.info("platform %s registered in OCPI 2.1.1 (%s %s) from %s", platform.id, party, role, theirs.url)
+    return own_credentials(ocpi, token_c)
+
+
+async def _discover(ocpi: Ocpi211, versions_url: str, token: str) -> tuple[str, list[wire.Endpoint]]:
+    """The peer's 2.1.1 endpoints, every one a URL the hub may call; what went wrong in general terms only."""
+    try:
+        codec, endpoints = await ocpi.client.discover(versions_url, token)
+        for url in sorted({e.url for e in endpoints}):
+            await ocpi.core.outbound.verify(url)
+    except Forbidden as exc:
+        raise OcpiError(200, t.UNABLE_TO_USE_CLIENT_API, f"cannot use your API: {exc}") from exc
+    except PeerError as exc:
+        log.info("registration: cannot use %s: %s", versions_url, exc)
+        code = t.UNSUPPORTED_VERSION if "no common version" in str(exc) else t.UNABLE_TO_USE_CLIENT_API
+        raise OcpiError(200, code, f"cannot use your API: {exc.public}") from exc
+    if not endpoints:
+        raise OcpiError(200, t.NO_MATCHING_ENDPOINTS, "your version details list no endpoints")
+    return codec, endpoints
