@@ -23,6 +23,7 @@ from protocols.ocpi.v211.api import Ocpi211
 from protocols.ocpi.v211.push import Push211
 from protocols.ocpi.v211.server import router as ocpi211_router
 from protocols.ocpi.v221 import codec
+from protocols.ocpi.v221 import commands as ocpi_commands
 from protocols.ocpi.v221 import openapi as ocpi_openapi
 from protocols.ocpi.v221.api import Ocpi
 from protocols.ocpi.v221.client import OcpiClient
@@ -53,6 +54,7 @@ class Hub:
         push211 = Push211(self.ocpi211)
         self.core.senders[v211.PROTOCOL] = push211
         self.core.commands.remote[v211.PROTOCOL] = push211.command
+        self.core.commands.remote[ocpi_commands.PROTOCOL] = lambda record, platform: ocpi_commands.remote_command(self.ocpi, record, platform)
         partner_webhooks.install(self.core)
         self.core.charging.realtime = self._realtime
         self.ocpp = OcppServer(self.core.charging, self.core.db, settings)

@@ -133,7 +133,7 @@ def cmd_ocpi_register(args: argparse.Namespace) -> None:
 
     async def run(hub: Any) -> Any:
         claims = sorted(_claims(args.claim)) or None
-        platform = await bilateral.register(hub.ocpi, args.versions_url, args.token, args.name, claims)
+        platform = await bilateral.register(hub.ocpi, args.versions_url, args.token, args.name, claims, hub.ocpi211)
         return {"platform": platform.id, "status": platform.row.status, "parties": [f"{p} {r}" for p, r in platform.roles]}
 
     _print(asyncio.run(_with_hub(run)))
@@ -418,7 +418,7 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("revision", nargs="?", default="head")
     u.set_defaults(fn=cmd_db_upgrade)
 
-    o = sub.add_parser("ocpi", help="OCPI 2.2.1 parties").add_subparsers(dest="ocpi_command", required=True)
+    o = sub.add_parser("ocpi", help="OCPI parties (2.2.1 and 2.1.1)").add_subparsers(dest="ocpi_command", required=True)
     i = o.add_parser("invite", help="issue a token A for a party that will register with the hub; prints JSON")
     i.add_argument("--country-code", required=True)
     i.add_argument("--party-id", required=True)

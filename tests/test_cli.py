@@ -102,7 +102,7 @@ def test_serve_demo_can_be_explored_with_the_demo_token(serving: tuple[str, dict
     url, _ = serving
     auth = {"Authorization": "Token " + base64.b64encode(b"demo-emsp-token").decode()}
     versions = httpx.get(f"{url}/ocpi/versions", headers=auth).json()
-    assert versions["data"] == [{"version": "2.2.1", "url": f"{url}/ocpi/2.2.1"}]
+    assert versions["data"] == [{"version": "2.2.1", "url": f"{url}/ocpi/2.2.1"}, {"version": "2.1.1", "url": f"{url}/ocpi/2.1.1"}]
     r = httpx.get(f"{url}/ocpi/2.2.1/sender/locations", params={"limit": 2}, headers=auth)
     assert r.status_code == 200 and r.json()["status_code"] == 1000
     assert r.headers["x-total-count"] == "36" and len(r.json()["data"]) == 2 and 'rel="next"' in r.headers["link"]

@@ -236,3 +236,114 @@ async def test_a_211_party_pushes_only_what_it_owns(pair: Pair) -> None:
     r = await pair.cpo.send("PUT", "locations", "DE/CPO/LOC1", b'{"id": "LOC1"}')
     assert env(r)["status_code"] == 2001
     assert await pair.served.hub.core.objects.location(PartyId("DE", "CPO"), "LOC1") is None
+
+
+# --- the reverse: a 2.2.1 CPO and a 2.1.1 eMSP ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def reverse(served: Any, make_party: Any) -> Any:
+    cpo = await make_party("DE", "CPO", "CPO")
+    invite = await bilateral.invite(served.hub.ocpi, PartyId("DE", "CPO"), "CPO")
+    await cpo.register(invite["versions_url"], invite["token"])
+    emsp = Ocpi211Party("NL", "EMS", "EMSP")
+    await emsp.start()
+    await _join_211(served, emsp)
+    yield Pair(served, cpo, emsp)  # type: ignore[arg-type]
+    await emsp.aclose()
+
+
+def token_211() -> dict[str, Any]:
+    return {"uid": "04A1B2C3", "type": "RFID", "auth_id": "NL-EMS-C00000001-X", "issuer": "EMS Mobility", "valid": True,
+            "whitelist": "NEVER", "last_updated": "2026-03-01T08:00:00Z"}
+
+
+async def test_a_221_cpos_locations_sessions_and_cdrs_reach_a_211_emsp_in_211(reverse: Pair) -> None:
+    cpo, emsp = reverse.cpo, reverse.emsp  # type: ignore[assignment]
+    platform = reverse.served.hub.core.directory.platform_of(PartyId("NL", "EMS"))
+    assert platform.roles == ((PartyId("NL", "EMS"), "EMSP"),) and platform.row.receives == {"location", "tariff", "session", "cdr"}
+    assert emsp.hub_endpoints["commands"].endswith("/ocpi/2.1.1/cpo/commands")
+
+    await cpo.send("PUT", "tariffs", "RECEIVER", "DE/CPO/T1", msgspec.json.encode(d.tariff()), to="NL/HUB")
+    r = await cpo.send("PUT", "locations", "RECEIVER", "DE/CPO/LOC1", msgspec.json.encode(d.location()), to="NL/HUB")
+    assert r.status_code == 201, r.text
+    await eventually(lambda: "DE/CPO/LOC1" in emsp.objects["locations"] and "DE/CPO/T1" in emsp.objects["tariffs"])
+    loc = msgspec.json.decode(emsp.objects["locations"]["DE/CPO/LOC1"])
+    assert "country_code" not in loc and loc["type"] == "UNKNOWN" and loc["evses"][0]["connectors"][0]["tariff_id"] == "T1"
+    r = await cpo.send("PATCH", "locations", "RECEIVER", "DE/CPO/LOC1/LOC1-1",
+                       msgspec.json.encode({"status": "CHARGING", "last_updated": "2026-03-01T11:30:00Z"}), to="NL/HUB")
+    await eventually(lambda: any(x.method == "PATCH" for x in emsp.received["locations"]))
+    patch = next(x for x in emsp.received["locations"] if x.method == "PATCH")
+    assert patch.path == "DE/CPO/LOC1/LOC1-1" and patch.body == {"status": "CHARGING", "last_updated": "2026-03-01T11:30:00Z"}
+
+    # GET All and GET by id on the hub's CPO interface, in 2.1.1
+    r = await emsp.send("GET", "locations")
+    assert [x["id"] for x in env(r)["data"]] == ["LOC1"] and r.headers["x-total-count"] == "1"
+    r = await emsp.send("GET", "locations", "LOC1/LOC1-1")
+    assert env(r)["data"]["status"] == "CHARGING"
+    r = await emsp.send("GET", "tariffs")
+    assert env(r)["data"][0]["id"] == "T1" and "country_code" not in env(r)["data"][0]
+
+    # the eMSP's token reaches the 2.2.1 CPO in 2.2.1; the CPO asks about it in real time
+    r = await emsp.send("PUT", "tokens", "NL/EMS/04A1B2C3", msgspec.json.encode(token_211()))
+    assert r.status_code == 201, r.text
+    emsp.own("tokens", "NL/EMS/04A1B2C3", token_211())
+    await eventually(lambda: any(k.endswith("04A1B2C3") for k in cpo.objects["tokens"]))
+    pushed = msgspec.json.decode(next(v for k, v in cpo.objects["tokens"].items() if k.endswith("04A1B2C3")))
+    assert (pushed["country_code"], pushed["party_id"], pushed["contract_id"]) == ("NL", "EMS", "NL-EMS-C00000001-X")
+    r = await cpo.send("POST", "tokens", "SENDER", "04A1B2C3/authorize", msgspec.json.encode({"location_id": "LOC1"}), params={"type": "RFID"})
+    assert env(r)["status_code"] == 1000 and env(r)["data"]["allowed"] == "ALLOWED", r.text
+    asked = emsp.received["tokens"][-1]
+    assert asked.method == "POST" and asked.path == "04A1B2C3/authorize"
+
+    # a Session addressed to the eMSP: stored and delivered in 2.1.1, the token named by auth_id, the Location embedded
+    r = await cpo.send("PUT", "sessions", "RECEIVER", "DE/CPO/S1", msgspec.json.encode(d.session()), to="NL/EMS")
+    assert env(r)["status_code"] == 1000, r.text
+    await eventually(lambda: "DE/CPO/S1" in emsp.objects["sessions"])
+    s = msgspec.json.decode(emsp.objects["sessions"]["DE/CPO/S1"])
+    assert s["auth_id"] == "NL-EMS-C00000001-X" and s["location"]["id"] == "LOC1"
+    assert [e["uid"] for e in s["location"]["evses"]] == ["LOC1-1"]
+    r = await cpo.send("POST", "cdrs", "RECEIVER", body=msgspec.json.encode(d.cdr()))
+    assert r.status_code == 201, r.text
+    await eventually(lambda: "CDR1" in emsp.objects["cdrs"])
+    c = msgspec.json.decode(emsp.objects["cdrs"]["CDR1"])
+    assert c["auth_id"] == "NL-EMS-C00000001-X" and c["total_cost"] == 3.68 and c["stop_date_time"] == "2026-03-01T12:00:00Z"
+    assert not emsp.errors and not cpo.errors
+    _no_routing_headers(emsp)
+
+
+async def test_start_session_from_a_211_emsp_reaches_a_221_cpo_and_its_result_comes_back_in_211(reverse: Pair) -> None:
+    cpo, emsp = reverse.cpo, reverse.emsp  # type: ignore[assignment]
+    await cpo.send("PUT", "locations", "RECEIVER", "DE/CPO/LOC1", msgspec.json.encode(d.location()), to="NL/HUB")
+    start = {"response_url": emsp.response_url("start-1"), "token": token_211(), "location_id": "LOC1", "evse_uid": "LOC1-1"}
+    r = await emsp.send("POST", "commands", "START_SESSION", msgspec.json.encode(start))
+    assert env(r)["status_code"] == 1000 and env(r)["data"] == {"result": "ACCEPTED"}, r.text
+    sent = cpo.received["commands"][-1]
+    assert sent.path == "START_SESSION" and sent.body["token"]["contract_id"] == "NL-EMS-C00000001-X"
+    assert sent.body["response_url"].startswith(f"{reverse.served.url}/ocpi/2.2.1/sender/commands/START_SESSION/")
+    assert sent.headers["ocpi-from-party-id"] == "EMS" and sent.headers["ocpi-to-party-id"] == "CPO"
+    await eventually(lambda: emsp.received["commandresults"])
+    assert emsp.received["commandresults"][0].path == "start-1" and emsp.received["commandresults"][0].body == {"result": "ACCEPTED"}
+    # a command at a Location nobody has
+    r = await emsp.send("POST", "commands", "START_SESSION", msgspec.json.encode({**start, "location_id": "NOPE"}))
+    assert env(r)["status_code"] == 2003 and env(r)["data"]["result"] == "REJECTED"
+    # a Session nobody has
+    r = await emsp.send("POST", "commands", "STOP_SESSION", msgspec.json.encode({"response_url": start["response_url"], "session_id": "NOPE"}))
+    assert env(r)["status_code"] == 1000 and env(r)["data"] == {"result": "UNKNOWN_SESSION"}
+    assert not emsp.errors and not cpo.errors
+
+
+async def test_the_hub_registers_with_a_211_peer_in_211_when_it_offers_no_221(served: Any) -> None:
+    cpo = Ocpi211Party("DE", "CPR", "CPO")
+    await cpo.start()
+    try:
+        token_a = cpo.invite_hub()
+        platform = await bilateral.register(served.hub.ocpi, f"{cpo.url}/versions", token_a, ocpi211=served.hub.ocpi211)
+        assert (platform.row.protocol, platform.row.version, platform.roles) == ("ocpi211", "2.1.1", ((PartyId("DE", "CPR"), "CPO"),))
+        assert cpo.hub_token and cpo.hub_endpoints["locations"].endswith("/ocpi/2.1.1/emsp/locations")  # read with token B
+        r = await cpo.send("PUT", "locations", "DE/CPR/LOC1", msgspec.json.encode(location()))
+        assert r.status_code == 201 and env(r)["status_code"] == 1000, r.text
+        listed = {p["platform"]: p for p in bilateral.parties(served.hub.ocpi)}
+        assert (listed[platform.id]["version"], listed[platform.id]["protocol"]) == ("2.1.1", "ocpi211")
+    finally:
+        await cpo.aclose()

@@ -26,6 +26,12 @@ from protocols.ocpi.v221 import rules, wire
 from protocols.ocpi.v221.api import Ocpi
 from protocols.ocpi.v221.client import endpoint
 from protocols.ocpi.v221.credentials import register_with
+from protocols.ocpi.v211 import client as v211
+from protocols.ocpi.v211.api import Ocpi211
+from protocols.ocpi.v211.credentials import register_with as register_with_211
+from protocols.ocpi.v221 import client as v221
+from protocols.ocpi.peer import PeerError
+from hub.outbound import OutboundError
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +67,17 @@ async def invite(
 
 
 async def register(
-    ocpi: Ocpi, versions_url: str, token_a: str, name: str | None = None, claims: list[tuple[PartyId, str]] | None = None
+    ocpi: Ocpi, versions_url: str, token_a: str, name: str | None = None, claims: list[tuple[PartyId, str]] | None = None,
+    ocpi211: Ocpi211 | None = None,
 ) -> Platform:
+    """The hub registers in the newest version both speak: 2.2.1, else 2.1.1 (when `ocpi211` is given)."""
+    if ocpi211 is not None:
+        try:
+            _, offered = await ocpi.client.versions(versions_url, token_a, "base64")
+        except OutboundError as exc:
+            raise PeerError(f"GET {versions_url}: {type(exc).__name__}: {exc}") from exc
+        if v221.VERSION not in offered and v211.VERSION in offered:
+            return await register_with_211(ocpi211, versions_url, token_a, name, claims)
     return await register_with(ocpi, versions_url, token_a, name, claims)
 
 
@@ -88,7 +103,7 @@ def parties(ocpi: Ocpi) -> list[dict[str, Any]]:
         if p.row.protocol == WEBHOOK:  # webhook endpoints are outbox destinations too, not roaming parties
             continue
         out.append({
-            "platform": p.id, "name": p.row.name, "status": p.row.status, "version": p.row.version,
+            "platform": p.id, "name": p.row.name, "status": p.row.status, "protocol": p.row.protocol, "version": p.row.version,
             "versions_url": p.row.versions_url, "registered": p.row.token_in_kind != "A",
             "parties": [f"{party} {role}" for party, role in p.roles],
             "receives": sorted(p.row.receives), "serves": sorted(p.row.serves),

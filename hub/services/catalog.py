@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Callable
 from bisect import bisect_left, insort
 from collections import Counter, OrderedDict
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -47,17 +47,54 @@ def change_payload(
     return msgspec.json.encode([list(key), updated_us, stored_us, published, audience]).decode()
 
 
-Fetch = Callable[[sa.Connection, list[tuple]], dict[tuple, tuple[int, bytes]]]  # keys -> (version, rendered document)
+Fetch = Callable[[sa.Connection, list[tuple]], dict[tuple, tuple[int, Any]]]  # keys -> (version, rendered document or object)
+
+
+class Form(NamedTuple):
+    """Another wire format a surface serves the catalog's objects in (OCPI 2.1.1): rendered from the canonical
+    object, None when the format cannot carry it (it is then left out of the page)."""
+
+    name: str
+    render: Callable[[Any], bytes | None]
+
+
+class _Lru:
+    """Documents by key, each tagged with the version it was rendered from, within a byte budget."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.items: OrderedDict[Key, tuple[int, bytes]] = OrderedDict()
+        self.size = 0
+
+    def get(self, key: Key, version: int | None) -> bytes | None:
+        hit = self.items.get(key)
+        if hit is None or version is None or hit[0] != version:
+            return None
+        self.items.move_to_end(key)
+        return hit[1]
+
+    def put(self, key: Key, version: int, doc: bytes) -> None:
+        if self.budget <= 0:
+            return
+        old = self.items.pop(key, None)
+        if old is not None:
+            self.size -= len(old[1])
+        self.items[key] = (version, doc)
+        self.size += len(doc)
+        while self.size > self.budget and self.items:
+            _, (_, evicted) = self.items.popitem(last=False)
+            self.size -= len(evicted)
 
 
 class Catalog:
-    def __init__(self, db: Database, kind: docs.Kind, cache_bytes: int, fetch: Fetch) -> None:
+    def __init__(self, db: Database, kind: docs.Kind, cache_bytes: int, fetch: Fetch, fetch_objects: Fetch) -> None:
         self.db = db
         self.kind = kind
-        self.fetch = fetch
+        self.fetch = fetch  # the primary rendering, as the store keeps it
+        self.fetch_objects = fetch_objects  # the canonical objects, for the other forms
         self.cache_bytes = cache_bytes
-        self.cached: OrderedDict[Key, tuple[int, bytes]] = OrderedDict()  # LRU: key -> (version, document)
-        self._cached_size = 0
+        self.cached = _Lru(cache_bytes)
+        self.forms: dict[str, _Lru] = {}  # form name -> its own cache of the same budget
         self.entries: dict[Key, Entry] = {}
         self.owners: Counter[PartyId] = Counter()
         self.audiences: Counter[PartyId] = Counter()
@@ -144,40 +181,35 @@ class Catalog:
             self.views[lens] = view
         return view
 
-    async def page(self, lens: Lens, window: docs.Window) -> tuple[list[bytes], int]:
-        """The rendered documents of one page, oldest first, and how many objects match the dates."""
+    async def page(self, lens: Lens, window: docs.Window, form: Form | None = None) -> tuple[list[bytes], int]:
+        """The rendered documents of one page (in `form`, else as the store keeps them), oldest first, and how many
+        objects match the dates."""
         await self.load()
         view = self._view(lens)
         lo = 0 if window.date_from is None else bisect_left(view, (docs.to_us(window.date_from),))
         hi = len(view) if window.date_to is None else bisect_left(view, (docs.to_us(window.date_to),))
         start = lo + window.offset
         keys = [k for _, k in view[start : min(hi, start + window.limit)]]
-        return await self.documents(keys), max(0, hi - lo)
+        return await self.documents(keys, form), max(0, hi - lo)
 
-    async def documents(self, keys: list[Key]) -> list[bytes]:
+    async def documents(self, keys: list[Key], form: Form | None = None) -> list[bytes]:
+        if form is None:
+            cache, fetch, render = self.cached, self.fetch, None
+        else:
+            cache = self.forms.setdefault(form.name, _Lru(self.cache_bytes))
+            fetch, render = self.fetch_objects, form.render
         found: dict[Key, bytes] = {}
         for key in keys:
-            hit = self.cached.get(key)
             entry = self.entries.get(key)
-            if hit is not None and entry is not None and hit[0] == entry.version:
-                found[key] = hit[1]
-                self.cached.move_to_end(key)
+            hit = cache.get(key, entry.version if entry is not None else None)
+            if hit is not None:
+                found[key] = hit
         missing = [k for k in keys if k not in found]
         if missing:
-            fetched = await self.db.read(lambda conn: self.fetch(conn, missing))
+            fetched = await self.db.read(lambda conn: fetch(conn, missing))
             for key, (version, doc) in fetched.items():
+                if render is not None:
+                    doc = render(doc) or b""  # b"": the form cannot carry it (remembered as such)
                 found[key] = doc
-                self._remember(key, version, doc)
-        return [found[k] for k in keys if k in found]
-
-    def _remember(self, key: Key, version: int, doc: bytes) -> None:
-        if self.cache_bytes <= 0:
-            return
-        old = self.cached.pop(key, None)
-        if old is not None:
-            self._cached_size -= len(old[1])
-        self.cached[key] = (version, doc)
-        self._cached_size += len(doc)
-        while self._cached_size > self.cache_bytes and self.cached:
-            _, (_, evicted) = self.cached.popitem(last=False)
-            self._cached_size -= len(evicted)
+                cache.put(key, version, doc)
+        return [found[k] for k in keys if found.get(k)]

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from hub import model
 from hub.model import PartyId
 from hub.services import visibility
-from hub.services.catalog import Catalog, change_payload
+from hub.services.catalog import Catalog, Form, change_payload
 from hub.services.directory import Directory, Platform
 from hub.services.errors import Conflict, Exists, Invalid, NotFound, NotOwner, UnknownLocation
 from hub.services.webhooks import Webhooks
@@ -59,8 +59,9 @@ class Objects:
         self.webhooks = webhooks
         whole = lambda conn, keys: locations.rendered_by_keys(conn, keys, rendering.assemble_location)  # noqa: E731
         self.catalogs = {
-            "location": Catalog(db, docs.LOCATION, page_cache_bytes // 2, whole),
-            "tariff": Catalog(db, docs.TARIFF, page_cache_bytes // 2, lambda conn, keys: docs.rendered_by_keys(conn, docs.TARIFF, keys)),
+            "location": Catalog(db, docs.LOCATION, page_cache_bytes // 2, whole, locations.objects_by_keys),
+            "tariff": Catalog(db, docs.TARIFF, page_cache_bytes // 2, lambda conn, keys: docs.rendered_by_keys(conn, docs.TARIFF, keys),
+                              lambda conn, keys: docs.objects_by_keys(conn, docs.TARIFF, keys)),
         }
 
     # --- helpers -----------------------------------------------------------------------------
@@ -213,13 +214,16 @@ class Objects:
         return obj
 
     async def page(
-        self, reader: Platform, kind: docs.Kind, window: docs.Window, owner: PartyId | None = None
+        self, reader: Platform, kind: docs.Kind, window: docs.Window, owner: PartyId | None = None, form: Form | None = None
     ) -> tuple[list[bytes], int]:
-        """One page of what `reader` may see (of one owner's objects only, when given)."""
+        """One page of what `reader` may see (of one owner's objects only, when given); in `form` (a catalogued kind
+        only, without owner), else as the store keeps it."""
 
         catalog = self.catalogs.get(kind.name)
         if catalog is not None and owner is None:
-            return await catalog.page(visibility.lens(self.directory, reader, kind.name), window)
+            return await catalog.page(visibility.lens(self.directory, reader, kind.name), window, form)
+        if form is not None:
+            raise ValueError(f"{kind.name}: only catalogued kinds are served in another form")
 
         def op(conn: sa.Connection) -> tuple[list[bytes], int]:
             visible = visibility.visible_clause(self.directory, reader, kind)

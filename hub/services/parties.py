@@ -80,14 +80,17 @@ class Parties:
 
         return await self._write(op), token  # type: ignore[return-value]
 
-    async def outgoing(self, name: str, versions_url: str, token_a: str, claims: list[tuple[PartyId, str]] | None = None) -> tuple[int, str]:
+    async def outgoing(
+        self, name: str, versions_url: str, token_a: str, claims: list[tuple[PartyId, str]] | None = None, **values: object
+    ) -> tuple[int, str]:
         """A platform the hub registers with (it gave us token A): token B is active before we POST it. Its
-        claims are fixed by the operator, or by what it declares in that registration (never later)."""
+        claims are fixed by the operator, or by what it declares in that registration (never later). `values`:
+        what the protocol learned before (a 2.1.1 peer's endpoints, which tell the hub its role)."""
         token_b = new_token()
 
         def op(tx: Tx) -> int:
             pid = store.create_platform(tx, name=name, token_in=token_b, token_kind="B", claims=claims)
-            store.update_platform(tx, pid, versions_url=versions_url, token_out=self.secrets.seal(token_a))
+            store.update_platform(tx, pid, versions_url=versions_url, token_out=self.secrets.seal(token_a), **values)
             return pid
 
         return await self._write(op), token_b  # type: ignore[return-value]

@@ -193,13 +193,22 @@ def _keys_present(kind: Kind[Any], n: int) -> sa.Select:
     return sa.select(*cols).where(sa.or_(*(sa.and_(*(c == sa.bindparam(f"k{i}_{j}") for j, c in enumerate(cols))) for i in range(n))))
 
 
+def objects_by_keys(conn: sa.Connection, kind: Kind[S], keys: Sequence[Sequence[str]]) -> dict[tuple, tuple[int, S]]:
+    """key -> (stored_us, object) of the objects among `keys` that exist (for a Location: its shell)."""
+    if not keys:
+        return {}
+    width = len(kind.key_columns)  # type: ignore[attr-defined]
+    params = {f"k{i}_{j}": v for i, k in enumerate(keys) for j, v in enumerate(k)}
+    return {tuple(r[:width]): (r[-2], kind.decode(r[-1])) for r in conn.execute(_by_keys(kind, len(keys), "doc"), params)}
+
+
 @lru_cache(maxsize=512)
-def _by_keys(kind: Kind[Any], n: int) -> sa.Select:
-    """SELECT key, rendered WHERE key = k0 OR key = k1 ...: answered from the primary key on both
+def _by_keys(kind: Kind[Any], n: int, column: str = "rendered") -> sa.Select:
+    """SELECT key, rendered (or doc) WHERE key = k0 OR key = k1 ...: answered from the primary key on both
     databases (a row-value IN list makes SQLite scan the table). Built once per page size."""
     cols = kind.key_columns  # type: ignore[attr-defined]
     match = sa.or_(*(sa.and_(*(c == sa.bindparam(f"k{i}_{j}") for j, c in enumerate(cols))) for i in range(n)))
-    return sa.select(*cols, kind.table.c.stored_us, kind.table.c.rendered).where(match)
+    return sa.select(*cols, kind.table.c.stored_us, kind.table.c[column]).where(match)
 
 
 def save(

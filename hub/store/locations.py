@@ -103,6 +103,13 @@ def _evses_by_keys(n: int, column: str = "rendered") -> sa.Select:
     return sa.select(*cols, E.c[column]).where(match).order_by(*cols, E.c.position)
 
 
+def objects_by_keys(conn: sa.Connection, keys: Sequence[Sequence[str]]) -> dict[tuple, tuple[int, model.Location]]:
+    """key -> (stored_us, the whole Location) of the Locations among `keys` that exist."""
+    shells = docs.objects_by_keys(conn, docs.LOCATION, keys)
+    evses = evses_by_keys(conn, list(shells))
+    return {key: (version, msgspec.structs.replace(shell, evses=evses[key])) for key, (version, shell) in shells.items()}
+
+
 def evses_by_keys(conn: sa.Connection, keys: Sequence[Sequence[str]]) -> dict[tuple, list[model.Evse]]:
     """key -> the EVSEs of each of these Locations, in order (decoded: for surfaces that map canonical objects)."""
     out: dict[tuple, list[model.Evse]] = {tuple(k): [] for k in keys}

@@ -20,6 +20,7 @@ from hub.edge import Reply
 from hub.model import PartyId
 from hub.outbound import Coalescer, OutboundError
 from hub.services import errors
+from hub.services.catalog import Form
 from hub.services.directory import Platform
 from hub.store import documents as docs
 from protocols.ocpi import transport as t
@@ -27,7 +28,7 @@ from protocols.ocpi.peer import PeerError, join
 from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v211 import mapping as m
 from protocols.ocpi.v211 import wire
-from protocols.ocpi.v211.client import PROTOCOL, VERSION, Client, endpoint
+from protocols.ocpi.v211.client import PROTOCOL, VERSION, Client, endpoint, role_of
 
 ROLE_PREFIX = {"CPO": "emsp", "EMSP": "cpo"}  # a party's role -> the hub's interface it talks to
 
@@ -41,10 +42,31 @@ class Ctx(msgspec.Struct):
 
 
 def role(platform: Platform) -> str | None:
-    """The one role of a 2.1.1 connection: from its registration, else from its claims."""
+    """The one role of a 2.1.1 connection: from its registration, else its claims, else (the hub registering with
+    it) the endpoints it listed."""
     held = {r for _, r in platform.roles} or {r for _, r in platform.row.claims or ()}
     held &= {"CPO", "EMSP"}
-    return next(iter(held)) if len(held) == 1 else None
+    if len(held) == 1:
+        return next(iter(held))
+    listed = endpoints(platform)
+    return role_of(listed, set()) if listed else None
+
+
+def endpoints(platform: Platform) -> list[wire.Endpoint]:
+    return wire.decode(platform.row.endpoints, list[wire.Endpoint]) if platform.row.endpoints else []
+
+
+def _location(loc: model.Location) -> bytes | None:
+    """None when 2.1.1 can name none of its plugs (see the mapping)."""
+    w = m.location_from_canonical(loc)
+    return None if not w.evses and loc.evses else wire.encode(w)
+
+
+def _tariff(tariff: model.Tariff) -> bytes | None:
+    try:
+        return wire.encode(m.tariff_from_canonical(tariff))
+    except m.Unmappable:
+        return None
 
 
 class Ocpi211:
@@ -58,6 +80,7 @@ class Ocpi211:
         self.base = f"{core.settings.base_url}/ocpi/{VERSION}"
         self.page_limit = core.settings.page_limit
         self.authorizations = Coalescer()
+        self.forms = {"location": Form(PROTOCOL, _location), "tariff": Form(PROTOCOL, _tariff)}  # catalogued kinds in 2.1.1
 
     # --- request pipeline ----------------------------------------------------------------------
 
@@ -112,16 +135,13 @@ class Ocpi211:
     async def render(self, kind: str, obj: Any) -> bytes | None:
         """The 2.1.1 JSON of a canonical object; None when 2.1.1 cannot carry it (a Location none of whose plugs
         2.1.1 can name, a tariff only of what 2.1.1 cannot say). Sessions and CDRs embed their Location."""
+        if kind in self.forms:
+            return self.forms[kind].render(obj)
         try:
-            if kind == "location":
-                w: Any = m.location_from_canonical(obj)
-                return None if not w.evses and obj.evses else wire.encode(w)
             if kind == "evse":
                 w = m.evse_from_canonical(obj)
             elif kind == "connector":
                 w = m.connector_from_canonical(obj)
-            elif kind == "tariff":
-                w = m.tariff_from_canonical(obj)
             elif kind == "token":
                 w = m.token_from_canonical(obj)
             elif kind == "session":
@@ -146,10 +166,16 @@ class Ocpi211:
             offset=t.parse_int(q.get("offset"), "offset", 0), limit=limit,
             date_from=t.parse_datetime(q.get("date_from"), "date_from"), date_to=t.parse_datetime(q.get("date_to"), "date_to"),
         )
-        objs, total = await self.core.objects.page_objects(ctx.platform, kind, window)
-        rendered = [r for obj in objs if (r := await self.render(kind.name, obj)) is not None]
+        form = self.forms.get(kind.name)
+        if form is not None:  # from the catalog's own cache of 2.1.1 renderings
+            rendered, total = await self.core.objects.page(ctx.platform, kind, window, form=form)
+            count = min(limit, max(0, total - window.offset))
+        else:
+            objs, total = await self.core.objects.page_objects(ctx.platform, kind, window)
+            rendered = [r for obj in objs if (r := await self.render(kind.name, obj)) is not None]
+            count = len(objs)
         headers = {"X-Total-Count": str(total), "X-Limit": str(self.page_limit)}
-        link = t.link_next(f"{self.core.settings.base_url}{request.scope['path']}", dict(q), window.offset, limit, total, len(objs))
+        link = t.link_next(f"{self.core.settings.base_url}{request.scope['path']}", dict(q), window.offset, limit, total, count)
         if link:
             headers["Link"] = link
         return self.ok(request, t.json_list(rendered), **headers)

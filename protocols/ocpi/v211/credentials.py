@@ -1,9 +1,10 @@
-"""The OCPI 2.1.1 credentials handshake, the hub receiving it (a 2.1.1 party registers with the hub).
+"""The OCPI 2.1.1 credentials handshake, both ways.
 
 As in 2.2.1 (see protocols/ocpi/v221/credentials.py) but with one party per connection, no roles and the raw token
-in the header: the party POSTs its credentials with token A; in that request the hub reads its 2.1.1 versions
-and endpoints with its token B, issues token C and answers with it. The connection's role is the one its
-invitation claims (else what its endpoints say), and it is then served in 2.1.1 for everything (`PROTOCOL`).
+in the header. Receiving: the party POSTs its credentials with token A; in that request the hub reads its 2.1.1
+versions and endpoints with its token B, issues token C and answers with it. Sending: the hub reads the peer's
+endpoints with its token A, POSTs token B and keeps the peer's token C. The connection's role is the one its
+claims give (else what its endpoints say), and it is then served in 2.1.1 for everything (`PROTOCOL`).
 """
 
 from __future__ import annotations
@@ -76,3 +77,38 @@ async def _discover(ocpi: Ocpi211, versions_url: str, token: str) -> tuple[str, 
     if not endpoints:
         raise OcpiError(200, t.NO_MATCHING_ENDPOINTS, "your version details list no endpoints")
     return codec, endpoints
+
+
+async def register_with(
+    ocpi: Ocpi211, versions_url: str, token_a: str, name: str | None = None, claims: list[tuple[PartyId, str]] | None = None
+) -> Platform:
+    """The hub as the Sender of the handshake toward a 2.1.1 peer that gave it token A. `claims`: the party and role
+    the operator expects it to hold (default: what it declares now, in the role its endpoints say)."""
+    try:
+        codec, endpoints = await _discover(ocpi, versions_url, token_a)
+    except OcpiError as exc:
+        raise PeerError(exc.message) from exc
+    credentials_url = next((e.url for e in endpoints if e.identifier == "credentials"), None)
+    if credentials_url is None:
+        raise PeerError("the peer lists no credentials endpoint")
+    role = role_of(endpoints, {r for _, r in claims or ()})
+    listed = msgspec.json.encode(endpoints).decode()
+    platform_id, token_b = await ocpi.core.parties.outgoing(name or versions_url, versions_url, token_a, claims,
+                                                            protocol=PROTOCOL, version=VERSION, endpoints=listed)
+    try:
+        response = await ocpi.client.call("POST", credentials_url, token_a, codec, body=wire.encode(own_credentials(ocpi, token_b)))
+        theirs = ocpi.client.data(response, wire.Credentials, f"POST {credentials_url}")
+        await ocpi.core.outbound.verify(theirs.url)
+        party = PartyId.of(theirs.country_code, theirs.party_id)
+        receives, serves = capabilities(endpoints, role)
+        details = msgspec.json.encode(theirs.business_details).decode()
+        await ocpi.core.parties.registered(
+            platform_id, roles=[(party, role, theirs.business_details.name, details)], protocol=PROTOCOL, version=VERSION,
+            versions_url=theirs.url, endpoints=listed, receives=receives, serves=serves, token_out=theirs.token, header_codec=codec,
+        )
+    except Exception:
+        await ocpi.core.parties.forget(platform_id)
+        raise
+    platform = ocpi.core.directory.platform(platform_id)
+    assert platform is not None
+    return platform

@@ -314,6 +314,81 @@ async def location_cpo_get(
     return ocpi.ok(request, await _location_part(ocpi, loc, evse_uid, connector_id))
 
 
+@get(f"{C}/tokens/{OWNED}/{{token_uid:str}}")
+async def token_cpo_get(request: Request, ocpi: NamedDependency[Ocpi211], country_code: FromPath[str], party_id: FromPath[str], token_uid: FromPath[str]) -> Reply:
+    ctx = await ocpi.enter(request, as_role="EMSP")
+    owner = ocpi.url_party(country_code, party_id)
+    token = await _own_token(ocpi, ctx.platform, owner, token_uid)
+    return ocpi.ok(request, await _rendered(ocpi, "token", token))
+
+
+async def _own_token(ocpi: Ocpi211, platform, owner: model.PartyId, uid: str) -> model.Token:
+    """2.1.1 names a token by uid alone: the eMSP's one of that uid (whatever its type)."""
+    ocpi.core.objects.check_owner(platform, owner, "token")
+    for type_ in ("RFID", "OTHER", "APP_USER", "AD_HOC_USER"):
+        if await ocpi.core.objects.exists(docs.TOKEN, (owner.country_code, owner.party_id, uid.upper(), type_)):
+            return await ocpi.core.objects.get(platform, docs.TOKEN, (owner.country_code, owner.party_id, uid, type_))
+    raise errors.NotFound(f"unknown token {uid}")
+
+
+@put(f"{C}/tokens/{OWNED}/{{token_uid:str}}")
+async def token_put(request: Request, ocpi: NamedDependency[Ocpi211], country_code: FromPath[str], party_id: FromPath[str], token_uid: FromPath[str]) -> Reply:
+    ctx = await ocpi.enter(request, as_role="EMSP")
+    owner = ocpi.url_party(country_code, party_id)
+    w = await ocpi.body(request, wire.Token)
+    ocpi.same(token_uid, w.uid, "uid")
+    created = await ocpi.core.objects.put_token(ctx.platform, m.token_to_canonical(w, owner))
+    return ocpi.ok(request, status=201 if created else 200)
+
+
+@patch(f"{C}/tokens/{OWNED}/{{token_uid:str}}")
+async def token_patch(request: Request, ocpi: NamedDependency[Ocpi211], country_code: FromPath[str], party_id: FromPath[str], token_uid: FromPath[str]) -> Reply:
+    ctx = await ocpi.enter(request, as_role="EMSP")
+    owner = ocpi.url_party(country_code, party_id)
+    changes = _stamped(m.token_patch_changes(await ocpi.body(request, wire.TokenPatch)))
+    token = await _own_token(ocpi, ctx.platform, owner, token_uid)
+    await ocpi.core.objects.patch_token(ctx.platform, owner, token.uid, token.type, changes)
+    return ocpi.ok(request)
+
+
+COMMANDS = {"START_SESSION": (wire.StartSession, m.start_session_to_canonical), "STOP_SESSION": (wire.StopSession, m.stop_session_to_canonical),
+            "RESERVE_NOW": (wire.ReserveNow, m.reserve_now_to_canonical), "UNLOCK_CONNECTOR": (wire.UnlockConnector, m.unlock_connector_to_canonical)}
+
+
+@post(f"{C}/commands/{{command:str}}", status_code=200)
+async def command_post(request: Request, ocpi: NamedDependency[Ocpi211], command: FromPath[str]) -> Reply:
+    """A 2.1.1 eMSP's command, to whichever CPO runs the place (the hub's chargers, or a CPO of any version); the
+    result goes to its response_url from the outbox, in 2.1.1."""
+    ctx = await ocpi.enter(request, as_role="EMSP")
+    if command not in COMMANDS:
+        raise OcpiError(404, t.INVALID_PARAMETERS, f"unknown command {command!r}")
+    wire_type, to_canonical = COMMANDS[command]
+    w = await ocpi.body(request, wire_type)
+    req = to_canonical(w, ctx.party) if command in ("START_SESSION", "RESERVE_NOW") else to_canonical(w)
+    commands = ocpi.core.commands
+    try:
+        receiver = await commands.route(ctx.platform, ctx.party, req, None)
+    except errors.UnknownLocation as exc:
+        body = wire.encode(wire.CommandResponse(result="REJECTED"))
+        return Reply(t.envelope(body, t.UNKNOWN_LOCATION, exc.message), 200, {})
+    except errors.NotPermitted:
+        return ocpi.ok(request, wire.encode(wire.CommandResponse(result="REJECTED")))
+    except errors.UnknownReceiver:
+        if command != "STOP_SESSION":
+            raise
+        return ocpi.ok(request, wire.encode(wire.CommandResponse(result="UNKNOWN_SESSION")))  # none, or not this eMSP's
+    record = await commands.open(command, ctx.party, receiver, req, w.response_url, None)
+    platform = ocpi.core.directory.platform_of(receiver)
+    if platform is None:
+        run = commands.local.get("command")
+    else:
+        remote = commands.remote.get(platform.row.protocol)
+        run = None if remote is None else (lambda r: remote(r, platform))
+    response = model.CommandResponse(result="NOT_SUPPORTED", timeout=0) if run is None else await run(record)
+    await commands.responded(record.id, response)
+    return ocpi.ok(request, wire.encode(m.command_response_from_canonical(response)))
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -328,7 +403,7 @@ def router(ocpi: Ocpi211) -> Router:
         version_details, credentials_get, credentials_post, credentials_put, credentials_delete,
         location_emsp_get, location_put, location_patch, tariff_emsp_get, tariff_put, tariff_patch, tariff_delete,
         session_emsp_get, session_put, session_patch, cdr_post, cdr_emsp_get, tokens_list, token_authorize, command_result,
-        *LISTS, location_cpo_get,
+        *LISTS, location_cpo_get, token_cpo_get, token_put, token_patch, command_post,
     ]
     return Router(
         path="/", route_handlers=handlers,

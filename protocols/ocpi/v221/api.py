@@ -30,7 +30,7 @@ from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221 import rules, wire
 
-from protocols.ocpi.v221.client import OcpiClient, PeerError, endpoint, join
+from protocols.ocpi.v221.client import PROTOCOL, OcpiClient, PeerError, endpoint, join
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class Ocpi:
         routing = t.routing(request.headers, functional)
         party = None
         if functional:
-            if platform.row.protocol != "ocpi":  # registered in another version: served in it for everything
+            if platform.row.protocol != PROTOCOL:  # registered in another version: served in it for everything
                 raise OcpiError(400, t.CLIENT_ERROR, f"registered in OCPI {platform.row.version}: use its endpoints")
             party = routing.from_party
             if party is None:
@@ -116,9 +116,13 @@ class Ocpi:
 
     def target(self, ctx: Ctx) -> PartyId | None:
         """The addressed receiver, or None when the hub answers itself (OCPI-to is the hub, a party the hub
-        runs, or absent)."""
+        runs, a party of a platform in another version or protocol, which the hub serves from its store and
+        delivers to in its own terms, or absent)."""
         to = ctx.routing.to_party
         if to is None or to == self.hub_party or self.core.directory.is_local(to):
+            return None
+        platform = self.core.directory.platform_of(to)
+        if platform is not None and platform.row.protocol != PROTOCOL:
             return None
         return to
 

@@ -13,6 +13,7 @@ from protocols.ocpi.peer import PeerClient, PeerError, join
 from protocols.ocpi.v221 import wire
 
 VERSION = "2.2.1"
+PROTOCOL = "ocpi"  # the platforms' protocol value (a 2.1.1 connection has its own)
 # OCPI module identifier -> the canonical kind the hub pushes or pulls through it
 MODULE_KIND = {
     "locations": "location", "tariffs": "tariff", "tokens": "token", "sessions": "session", "cdrs": "cdr",
@@ -25,7 +26,8 @@ KIND_MODULE = {v: k for k, v in MODULE_KIND.items()} | {"evse": "locations", "co
 def _endpoint_map(endpoints_json: str | None) -> dict[tuple[str, str], str]:
     if not endpoints_json:
         return {}
-    return {(e["identifier"], e["role"]): e["url"].rstrip("/") for e in msgspec.json.decode(endpoints_json)}
+    found = msgspec.json.decode(endpoints_json)  # another protocol's platform keeps something else here: no endpoints
+    return {(e["identifier"], e["role"]): e["url"].rstrip("/") for e in found if isinstance(e, dict) and "role" in e} if isinstance(found, list) else {}
 
 
 def endpoint(platform: Platform, module: str, role: str) -> str | None:

@@ -12,13 +12,17 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from hub import model
+from hub.outbound import OutboundError, Timeout
 from hub.services import errors
+from hub.services.commands import CommandRecord
+from hub.services.directory import Platform
 from protocols.ocpi import transport as t
 from hub.edge import Reply
 from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import rules, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.api import VERSION, Ctx, Ocpi
+from protocols.ocpi.v221.client import PROTOCOL, PeerError, endpoint, join
 
 S = f"/ocpi/{VERSION}/sender"
 R = f"/ocpi/{VERSION}/receiver"
@@ -54,7 +58,7 @@ async def command_post(request: Request, ocpi: NamedDependency[Ocpi], command: F
     record = await ocpi.core.commands.open(command, ctx.party, receiver, req, w.response_url, ctx.routing.correlation_id)
     local = ocpi.core.commands.local.get("command")
     platform = ocpi.core.directory.platform_of(receiver)
-    remote = ocpi.core.commands.remote.get(platform.row.protocol) if platform is not None else None
+    remote = ocpi.core.commands.remote.get(platform.row.protocol) if platform is not None and platform.row.protocol != PROTOCOL else None
     if platform is None or remote is not None:  # the hub's own chargers, or a platform of another protocol
         if remote is not None:
             response = await remote(record, platform)
@@ -84,8 +88,39 @@ async def command_result(request: Request, ocpi: NamedDependency[Ocpi], command:
     """The CPO's asynchronous CommandResult (a bare object), relayed to the eMSP's own response_url."""
     ctx = await ocpi.enter(request)
     w = await ocpi.body(request, wire.CommandResult)
-    record = await ocpi.core.commands.result(ctx.platform, command_id, m.command_result_to_canonical(w))
+    result = m.command_result_to_canonical(w)
+    record = await ocpi.core.commands.get(command_id)
+    sender = ocpi.core.directory.platform_of(record.sender) if record is not None else None
+    if record is not None and sender is not None and sender.row.protocol != PROTOCOL:
+        # a sender of another version or protocol: it gets the result from the outbox, in its own terms
+        if record.receiver not in ctx.platform.parties:
+            raise errors.NotFound("unknown command")
+        await ocpi.core.commands.complete(record, result)
+        return ocpi.ok(request, ctx)
+    record = await ocpi.core.commands.result(ctx.platform, command_id, result)
     return await _relay_result(request, ocpi, ctx, record, wire.encode(w))
+
+
+async def remote_command(ocpi: Ocpi, record: CommandRecord, platform: Platform) -> model.CommandResponse:
+    """A command for a 2.2.1 CPO from a sender of another version or protocol: sent with the hub's response_url, the
+    CPO's answer returned (its result comes back to command_result, which completes the record)."""
+    base = endpoint(platform, "commands", "RECEIVER")
+    if base is None:
+        return model.CommandResponse(result="NOT_SUPPORTED", timeout=0)
+    body = m.command_request_from_canonical(record.decoded(model.COMMANDS[record.kind]), f"{ocpi.base}/sender/commands/{record.kind}/{record.id}")
+    settings = ocpi.core.settings
+    try:
+        response = await ocpi.client.to_platform(platform, "POST", join(base, record.kind), body=wire.encode(body), from_party=record.sender,
+                                                 to_party=record.receiver, timeout=settings.forward_timeout)
+    except Timeout as exc:
+        raise errors.ReceiverTimeout(f"{record.receiver} did not answer within {settings.forward_timeout:g} s") from exc
+    except OutboundError as exc:
+        await ocpi.core.dispatcher.health.failed(platform.id, f"{type(exc).__name__}: {exc}")
+        raise errors.ReceiverOffline(f"{record.receiver} cannot be reached") from exc
+    try:
+        return m.command_response_to_canonical(ocpi.client.data(response, wire.CommandResponse, f"{record.kind} to {record.receiver}"))
+    except PeerError as exc:
+        raise errors.HubError(str(exc)) from exc
 
 
 async def _relay_result(request: Request, ocpi: NamedDependency[Ocpi], ctx: Ctx, record, body: bytes) -> Reply:

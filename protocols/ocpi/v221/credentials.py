@@ -25,7 +25,7 @@ from protocols.ocpi import transport as t
 from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import wire
 from hub.outbound import Forbidden
-from protocols.ocpi.v221.client import PeerError, capabilities
+from protocols.ocpi.v221.client import PROTOCOL, VERSION, PeerError, capabilities
 
 if TYPE_CHECKING:
     from protocols.ocpi.v221.api import Ocpi
@@ -72,7 +72,7 @@ async def accept(ocpi: Ocpi, platform: Platform, theirs: wire.Credentials, *, up
     receives, serves = capabilities(endpoints)
     token_c = new_token()
     values: dict[str, object] = dict(
-        protocol="ocpi", version="2.2.1", versions_url=theirs.url, endpoints=msgspec.json.encode(endpoints).decode(),
+        protocol=PROTOCOL, version=VERSION, versions_url=theirs.url, endpoints=msgspec.json.encode(endpoints).decode(),
         receives=receives, serves=serves, token_out=theirs.token, header_codec=codec, token_in=token_c, token_in_kind="C",
     )
     if update:  # keep the token being replaced usable for a while
@@ -125,7 +125,7 @@ async def register_with(
     try:
         await ocpi.core.outbound.verify(theirs.url)
         await ocpi.core.parties.registered(
-            platform_id, roles=_roles(theirs), version="2.2.1", versions_url=theirs.url,
+            platform_id, roles=_roles(theirs), protocol=PROTOCOL, version=VERSION, versions_url=theirs.url,
             endpoints=msgspec.json.encode(endpoints).decode(), receives=receives, serves=serves,
             token_out=theirs.token, header_codec=codec,
         )

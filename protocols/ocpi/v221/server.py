@@ -27,6 +27,7 @@ from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import codec, credentials, rules, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.api import VERSION, Ocpi, echo_headers
+from protocols.ocpi.v221.client import PROTOCOL, PeerError
 
 # ---------------------------------------------------------------------------------------------
 # versions, credentials, hubclientinfo (configuration modules: no routing headers)
@@ -174,10 +175,17 @@ async def token_authorize(request: Request, ocpi: NamedDependency[Ocpi], token_u
         token = await ocpi.core.objects.find_token(token_uid, token_type)
         if token is None:
             raise OcpiError(404, t.UNKNOWN_TOKEN, f"unknown token {token_uid}")
-        if ocpi.core.directory.platform_of(token.owner_party) is None:  # a token of a party the hub runs
+        owner = ocpi.core.directory.platform_of(token.owner_party)
+        where = m.location_references_to_canonical(refs) if refs else None
+        if owner is None:  # a token of a party the hub runs
             allowed = "ALLOWED" if token.valid else "BLOCKED"
-            info = model.AuthorizationInfo(allowed=allowed, token=token,  # type: ignore[arg-type]
-                                           location=m.location_references_to_canonical(refs) if refs else None)
+            info = model.AuthorizationInfo(allowed=allowed, token=token, location=where)  # type: ignore[arg-type]
+            return ocpi.ok(request, ctx, wire.encode(m.authorization_info_from_canonical(info)))
+        if owner.row.protocol != PROTOCOL and ocpi.core.charging.realtime is not None:  # asked in the eMSP's own terms
+            try:
+                info = await ocpi.core.charging.realtime(token, where or model.LocationReferences(location_id="#NA"))
+            except PeerError as exc:
+                raise errors.ReceiverOffline(f"{token.owner_party} cannot be asked: {exc}") from exc
             return ocpi.ok(request, ctx, wire.encode(m.authorization_info_from_canonical(info)))
         to = token.owner_party
     return await ocpi.forward(request, ctx, to, "tokens", "SENDER", f"{token_uid}/authorize", body=raw or None,
