@@ -13,12 +13,13 @@ from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFou
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
-from connectors import bilateral, hubject
+from connectors import bilateral, hubject, upstream
 from hub import logs, model, proc
 from hub.core import Core
 from hub.edge import BodyDeadline
 from hub.settings import Settings
 from protocols.ocpi.v211 import client as v211
+from protocols.ocpi.v211 import openapi as ocpi211_openapi
 from protocols.ocpi.v211.api import Ocpi211
 from protocols.ocpi.v211.push import Push211
 from protocols.ocpi.v211.server import router as ocpi211_router
@@ -48,7 +49,7 @@ class Hub:
         self.core = Core(settings, rendering=codec)
         self.client = OcpiClient(settings.hub_party, self.core.outbound, timeout=settings.forward_timeout)
         self.ocpi = Ocpi(self.core, self.client)
-        self.core.senders["ocpi"] = OcpiPush(self.client, settings.hub_party)
+        self.core.senders["ocpi"] = OcpiPush(self.client, settings.hub_party, self.ocpi.rules)
         self.ocpi211 = Ocpi211(self.core, v211.Client(settings.hub_party, self.core.outbound, timeout=settings.forward_timeout))
         self.ocpi.versions.append((v211.VERSION, self.ocpi211.base))
         push211 = Push211(self.ocpi211)
@@ -60,6 +61,7 @@ class Hub:
         self.ocpp = OcppServer(self.core.charging, self.core.db, settings)
         ChargerCommands(self.ocpp, self.core.charging, self.core.commands).install()
         bilateral.install(self.ocpi)
+        upstream.install(self.ocpi)
         self.hubject = hubject.install(self.core)
         self.serving = False
 
@@ -100,7 +102,7 @@ class OpenApiJson(JsonRenderPlugin):
     """Serves the document (/openapi.json under the OpenAPI path) with each protocol's operations described."""
 
     def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
-        return super().render(request, partner_openapi.describe(ocpi_openapi.describe(openapi_schema)))
+        return super().render(request, partner_openapi.describe(ocpi_openapi.describe(ocpi211_openapi.describe(openapi_schema))))
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Litestar:

@@ -129,12 +129,34 @@ def _claims(items: list[str] | None) -> set[tuple[PartyId, str]]:
 
 
 def cmd_ocpi_register(args: argparse.Namespace) -> None:
-    from connectors import bilateral
+    from connectors import bilateral, upstream
 
     async def run(hub: Any) -> Any:
         claims = sorted(_claims(args.claim)) or None
-        platform = await bilateral.register(hub.ocpi, args.versions_url, args.token, args.name, claims, hub.ocpi211)
-        return {"platform": platform.id, "status": platform.row.status, "parties": [f"{p} {r}" for p, r in platform.roles]}
+        if args.profile == "bilateral":
+            platform = await bilateral.register(hub.ocpi, args.versions_url, args.token, args.name, claims, hub.ocpi211)
+        else:
+            parties = [PartyId.parse(p.strip()) for p in (args.parties or "").split(",") if p.strip()]
+            platform = await upstream.register(hub.ocpi, args.versions_url, args.token, args.profile, parties or None, args.name)
+        return _connection(platform)
+
+    _print(asyncio.run(_with_hub(run)))
+
+
+def _connection(platform: Any) -> dict[str, Any]:
+    row = platform.row
+    return {"platform": platform.id, "status": row.status, "version": row.version, "profile": row.profile or "bilateral",
+            "parties": [f"{p} {r}" for p, r in platform.roles], "tenants": sorted(map(str, row.tenants)) if row.tenants else None}
+
+
+def cmd_ocpi_rotate(args: argparse.Namespace) -> None:
+    from connectors import upstream
+
+    async def run(hub: Any) -> Any:
+        platform = hub.core.directory.platform(args.platform)
+        if platform is None:
+            raise SystemExit(f"no platform {args.platform}")
+        return _connection(await upstream.rotate(hub.ocpi, platform, args.token))
 
     _print(asyncio.run(_with_hub(run)))
 
@@ -434,8 +456,15 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--claim", action="append", metavar="CC/PID:ROLE",
                    help="a party and role the peer may hold (repeatable; default: what it declares now, fixed from then on)")
     r.add_argument("--name")
+    r.add_argument("--profile", choices=["bilateral", "gireve", "emobi"], default="bilateral",
+                   help="bilateral: a peer (2.2.1, else 2.1.1); gireve, emobi: an upstream hub the hub is a platform behind")
+    r.add_argument("--parties", metavar="CC/PID,...", help="with an upstream hub: the hub's parties it carries (default: all it hosts)")
     r.set_defaults(fn=cmd_ocpi_register)
-    pa = o.add_parser("parties", help="connected platforms, their parties and status")
+    ro = o.add_parser("rotate", help="new credentials with an upstream hub that has no PUT credentials (Gireve): DELETE, register again")
+    ro.add_argument("--platform", type=int, required=True)
+    ro.add_argument("--token", required=True, help="its new token A")
+    ro.set_defaults(fn=cmd_ocpi_rotate)
+    pa = o.add_parser("parties", help="connected platforms: version, profile, parties, tenants, status")
     pa.set_defaults(fn=cmd_ocpi_parties)
     sy = o.add_parser("sync", help="re-sync a platform: pull from its Sender interfaces, queue what it should have")
     sy.add_argument("--platform", type=int, required=True)

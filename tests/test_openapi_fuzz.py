@@ -4,6 +4,7 @@ ones that do not. Whatever comes, the answer is the protocol's own, as documente
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -25,7 +26,31 @@ AUTH = {"Authorization": "Token " + base64.b64encode(b"demo-emsp-token").decode(
 PUBLIC = {"POST /api/v1/auth/token", "POST /api/v1/auth/refresh", "POST /oauth/token"}
 # Left out: they would end the demo eMSP's registration (every later request a 401) or make the hub call the
 # URLs generated for them. tests/test_ocpi_bad_input.py covers them.
-NOT_FUZZED = {"PUT /ocpi/2.2.1/credentials", "DELETE /ocpi/2.2.1/credentials"}
+NOT_FUZZED = {"PUT /ocpi/2.2.1/credentials", "DELETE /ocpi/2.2.1/credentials", "PUT /ocpi/2.1.1/credentials",
+              "DELETE /ocpi/2.1.1/credentials"}
+# OCPI 2.1.1: the hub's eMSP interface is for 2.1.1 CPOs, its CPO interface for 2.1.1 eMSPs (platforms made for the test)
+AUTH_211 = {"/ocpi/2.1.1/emsp": {"Authorization": "Token fuzz-211-cpo-token"}, "/ocpi/2.1.1": {"Authorization": "Token fuzz-211-emsp-token"}}
+
+
+async def _add_211_parties(database_url: str) -> None:
+    """A 2.1.1 CPO and a 2.1.1 eMSP, registered (as a handshake would leave them), in the served hub's database."""
+    from hub.app import Hub
+    from hub.model import PartyId
+    from hub.settings import Settings
+    from hub.store import platforms as store
+
+    hub = Hub(Settings(database_url=database_url, log_level="WARNING"))
+    await hub.start(serve=False)
+    try:
+        def op(tx) -> None:  # noqa: ANN001
+            for token, party, role in (("fuzz-211-cpo-token", PartyId("DE", "FZC"), "CPO"), ("fuzz-211-emsp-token", PartyId("NL", "FZE"), "EMSP")):
+                pid = store.create_platform(tx, name=f"fuzz 2.1.1 {role}", token_in=token, token_kind="C", protocol="ocpi211", status="CONNECTED")
+                store.update_platform(tx, pid, version="2.1.1", header_codec="raw")
+                store.set_parties(tx, pid, [(party, role, f"fuzz {role}", None)])
+
+        await hub.core.db.write(op)
+    finally:
+        await hub.stop()
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +60,7 @@ def served_document(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     with running(HUB + ["serve", "--demo"], env, directory / "hub.log"):
         base = env["HUB_PUBLIC_URL"]
         # the partner API as an admin credential with every scope and room in its quota
+        asyncio.run(_add_211_parties(env["HUB_DATABASE_URL"]))
         created = run_cli(["credentials", "create", "--admin", "--scopes", "all:delete", "--rate-limit", "1000000"], env)
         assert created.returncode == 0, created.stderr
         credential = json.loads(created.stdout)
@@ -82,6 +108,8 @@ def headers_for(label: str) -> dict[str, str]:
     path = label.split(" ", 1)[1]
     if label in PUBLIC:
         return {}
+    if path.startswith("/ocpi/2.1.1"):
+        return next(auth for prefix, auth in AUTH_211.items() if path.startswith(prefix))
     return BEARER if path.startswith("/api/") else AUTH
 
 

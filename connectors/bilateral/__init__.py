@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -108,12 +109,17 @@ def parties(ocpi: Ocpi) -> list[dict[str, Any]]:
             "parties": [f"{party} {role}" for party, role in p.roles],
             "receives": sorted(p.row.receives), "serves": sorted(p.row.serves),
             "last_ok": from_us(p.row.last_ok_us).isoformat() if p.row.last_ok_us else None,
+            "profile": p.row.profile or ("hubject" if p.row.protocol == "oicp" else "bilateral"),
+            "tenants": sorted(map(str, p.row.tenants)) if p.row.tenants is not None else None,
         })
     return out
 
 
-async def pull(ocpi: Ocpi, platform: Platform, since: datetime | None = None) -> dict[str, int]:
-    """Fetch what the peer owns (changed since `since`) and take it in as if it had been pushed."""
+async def pull(
+    ocpi: Ocpi, platform: Platform, since: datetime | None = None, page_size: Callable[[str], int] = lambda module: 100
+) -> dict[str, int]:
+    """Fetch what the peer owns (changed since `since`) and take it in as if it had been pushed. From an upstream hub,
+    the owners are parties behind it, taken as its own as they come."""
     counts: dict[str, int] = {}
     objects = ocpi.core.objects
     for kind, module, wire_type, check, to_canonical in PULLS:
@@ -124,12 +130,16 @@ async def pull(ocpi: Ocpi, platform: Platform, since: datetime | None = None) ->
         if since is not None or kind == "session":  # Sessions require date_from
             params["date_from"] = (since or datetime(1970, 1, 1, tzinfo=timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
         taken = 0
-        async for raw in ocpi.client.paginate(platform, url, params):
+        async for raw in ocpi.client.paginate(platform, url, params, page_size(module)):
             try:
                 decoded = wire.decode(raw, wire_type)
                 if problems := rules.check_dates(decoded) + check(decoded):
                     raise errors.Invalid("; ".join(f"{p.path}: {p.message}" for p in problems))
-                await _take(objects, platform, kind, to_canonical(decoded))
+                obj = to_canonical(decoded)
+                if platform.row.tenants is not None and obj.owner_party not in platform.parties:
+                    await ocpi.core.parties.take(platform.id, [(obj.owner_party, "EMSP" if kind == "token" else "CPO", str(obj.owner_party))])
+                    platform = ocpi.core.directory.platform(platform.id) or platform
+                await _take(objects, platform, kind, obj)
                 taken += 1
             except (msgspec.ValidationError, msgspec.DecodeError, errors.HubError) as exc:
                 log.warning("skipped a %s from platform %s: %s", kind, platform.id, exc)

@@ -186,7 +186,7 @@ class Hubject:
                 tx, name=NAME, token_in=secrets.token_urlsafe(32), token_kind="C", protocol=PROTOCOL, status="CONNECTED")
             store.update_platform(tx, pid, versions_url=config.base_url, endpoints=msgspec.json.encode(new).decode(),
                                   receives={"location", "evse", "connector", "token", "session", "cdr"}, last_ok_us=None)
-            _take_parties(tx, pid, [(hubject_party, "OTHER", NAME)])
+            store.take_parties(tx, pid, [(hubject_party, "OTHER", NAME)])
 
         await self._write(op)
         return config
@@ -231,7 +231,7 @@ class Hubject:
         providers = [PartyId.parse(p) for p in self.config.providers] if self.config else []
 
         def op(tx: Tx) -> None:
-            _take_parties(tx, platform.id, missing)
+            store.take_parties(tx, platform.id, missing)
             _agree(tx, [(party, provider) for party, role, _ in missing if role == "CPO" for provider in providers])
 
         await self._write(op)
@@ -271,20 +271,6 @@ class Hubject:
     async def _write(self, op) -> None:
         await self.core.db.write(op)
         await self.core.directory.refresh()
-
-
-def _take_parties(tx: Tx, platform_id: int, roles: list[tuple[PartyId, str, str]]) -> None:
-    PA = schema.parties
-    for party, role, name in roles:
-        held = store.holders(tx.conn, [party])
-        if any(h.platform_id != platform_id for h in held):
-            log.info("%s is held elsewhere: Hubject does not speak for it", party)
-            continue
-        if any(h.role == role for h in held):
-            continue
-        tx.execute(sa.insert(PA).values(country_code=party.country_code, party_id=party.party_id, role=role,
-                                        platform_id=platform_id, name=name[:100], updated_us=store.now_us()))
-        tx.notify("platforms")
 
 
 def _agree(tx: Tx, pairs: list[tuple[PartyId, PartyId]]) -> None:

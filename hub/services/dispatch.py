@@ -62,7 +62,7 @@ class Delivery(msgspec.Struct, frozen=True):
 class Sender(Protocol):
     """What a protocol module offers the dispatcher. It may also say, as `offline_after`, how long its destinations
     may fail without a success before they are OFFLINE (the `offline_after` setting otherwise), and as `concurrency`
-    how many requests may be in flight to one (`outbox_concurrency` otherwise)."""
+    (or `concurrency_for(platform)`) how many requests may be in flight to one (`outbox_concurrency` otherwise)."""
 
     async def deliver(self, platform: Platform, event: Event) -> Delivery: ...
 
@@ -286,8 +286,13 @@ class Dispatcher:
         return getattr(self._sender_of(platform_id), "offline_after", None) or self.settings.offline_after
 
     def concurrency_of(self, platform_id: int) -> int:
-        """Requests in flight to a destination: its sender's own limit (one keeps every change in order), else the setting."""
-        return getattr(self._sender_of(platform_id), "concurrency", None) or self.settings.outbox_concurrency
+        """Requests in flight to a destination: its sender's own limit (one keeps every change in order; a sender may
+        set it per destination with `concurrency_for(platform)`), else the setting."""
+        sender = self._sender_of(platform_id)
+        limit = getattr(sender, "concurrency", None)
+        if limit is None and (per := getattr(sender, "concurrency_for", None)) is not None:
+            limit = per(self.directory.platform(platform_id))
+        return limit or self.settings.outbox_concurrency
 
     def _on_change(self, topic: str, payload: str) -> None:
         if topic == "outbox" and self._tasks:

@@ -81,19 +81,29 @@ class Parties:
         return await self._write(op), token  # type: ignore[return-value]
 
     async def outgoing(
-        self, name: str, versions_url: str, token_a: str, claims: list[tuple[PartyId, str]] | None = None, **values: object
+        self, name: str, versions_url: str, token_a: str, claims: list[tuple[PartyId, str]] | None = None, *,
+        into: int | None = None, **values: object,
     ) -> tuple[int, str]:
         """A platform the hub registers with (it gave us token A): token B is active before we POST it. Its
         claims are fixed by the operator, or by what it declares in that registration (never later). `values`:
-        what the protocol learned before (a 2.1.1 peer's endpoints, which tell the hub its role)."""
+        what the protocol learned before (a 2.1.1 peer's endpoints, which tell the hub its role). `into`: a platform
+        registering again (a new token the way of a peer without PUT credentials): its tokens replaced, the rest kept."""
         token_b = new_token()
 
         def op(tx: Tx) -> int:
-            pid = store.create_platform(tx, name=name, token_in=token_b, token_kind="B", claims=claims)
+            if into is not None:
+                store.update_platform(tx, into, token_in=token_b, token_in_kind="B", token_in_prev_hash=None)
+                pid = into
+            else:
+                pid = store.create_platform(tx, name=name, token_in=token_b, token_kind="B", claims=claims)
             store.update_platform(tx, pid, versions_url=versions_url, token_out=self.secrets.seal(token_a), **values)
             return pid
 
         return await self._write(op), token_b  # type: ignore[return-value]
+
+    async def take(self, platform_id: int, roles: list[tuple[PartyId, str, str]]) -> None:
+        """Parties an upstream hub speaks for, met in its requests: see hub/store/platforms.take_parties."""
+        await self._write(lambda tx: store.take_parties(tx, platform_id, roles))
 
     async def forget(self, platform_id: int) -> None:
         await self._write(lambda tx: store.delete_platform(tx, platform_id))
@@ -132,7 +142,7 @@ class Parties:
             claims = row.claims if row.claims is not None else frozenset(declared)
             store.update_platform(tx, platform_id, status="CONNECTED", last_ok_us=now_us(), offline_since_us=None,
                                   claims=claims, **values)
-            store.set_parties(tx, platform_id, roles)
+            store.set_parties(tx, platform_id, roles, keep_others=row.tenants is not None)  # an upstream keeps those behind it
 
         await self._write(op)
         platform = self.directory.platform(platform_id)

@@ -7,7 +7,9 @@ Rules:
   (publish=false) only to the parties owning a token that matches one of its `publish_allowed_to`
   entries: its `audience`, worked out when the Location or a token changes and stored with it;
 - Tokens (eMSP data) go to CPOs with an agreement with the issuing eMSP;
-- Sessions and CDRs go only to the eMSP that issued the token, never broadcast.
+- Sessions and CDRs go only to the eMSP that issued the token, never broadcast;
+- an upstream hub the hub is a platform behind (Gireve, Emobi) gets the published Locations, the Tariffs and the
+  Tokens of the hub's parties it carries (its tenants), whatever the policy: it applies its own rules onward.
 
 A reader is seen through a `Lens`: the few sets these rules need. The same rules exist as a Python
 predicate (`Lens.sees`, for the in-memory catalogs and the fan-out) and as SQL (`clause`); a test checks
@@ -52,6 +54,8 @@ def lens(directory: Directory, reader: Platform, kind: str) -> Lens:
     own = reader.parties
     if kind in ("session", "cdr"):
         return Lens(own, NOBODY, NOBODY)
+    if reader.row.tenants is not None:  # an upstream hub gets what the hub's parties it carries publish, and decides onward
+        return Lens(own, reader.row.tenants, NOBODY)
     if kind == "token":
         cpos = reader.parties_with_role("CPO")
         if not cpos:

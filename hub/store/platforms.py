@@ -52,6 +52,8 @@ class PlatformRow(msgspec.Struct, frozen=True):
     last_ok_us: int | None
     offline_since_us: int | None
     claims: frozenset[tuple[PartyId, str]] | None  # the parties and roles it may hold; None: not fixed yet
+    profile: str | None = None  # the rules of an upstream hub (gireve, emobi); None: a bilateral peer
+    tenants: frozenset[PartyId] | None = None  # an upstream hub: the hub's parties it carries
 
 
 def _platform(row: Any) -> PlatformRow:
@@ -74,6 +76,8 @@ def _platform(row: Any) -> PlatformRow:
         last_ok_us=row.last_ok_us,
         offline_since_us=row.offline_since_us,
         claims=None if row.claims is None else parse_claims(row.claims),
+        profile=row.profile,
+        tenants=None if row.tenants is None else frozenset(PartyId.parse(p) for p in row.tenants.split(",") if p),
     )
 
 
@@ -135,6 +139,8 @@ def update_platform(tx: Tx, platform_id: int, *, quiet: bool = False, **values: 
         values["token_in_hash"] = token_hash(values.pop("token_in"))
     if "claims" in values and values["claims"] is not None and not isinstance(values["claims"], str):
         values["claims"] = claims_text(values["claims"])
+    if "tenants" in values and values["tenants"] is not None and not isinstance(values["tenants"], str):
+        values["tenants"] = ",".join(sorted(str(p) for p in values["tenants"]))
     tx.execute(sa.update(P).where(P.c.id == platform_id).values(updated_us=now_us(), **values))
     if not quiet:
         tx.notify("platforms")
@@ -176,12 +182,16 @@ def drop_parties(tx: Tx, platform_id: int, parties: Iterable[PartyId]) -> None:
     tx.notify("platforms")
 
 
-def set_parties(tx: Tx, platform_id: int | None, roles: list[tuple[PartyId, str, str, str | None]]) -> None:
+def set_parties(tx: Tx, platform_id: int | None, roles: list[tuple[PartyId, str, str, str | None]], keep_others: bool = False) -> None:
     """Replace the parties of a platform (or add parties the hub hosts, platform None): (party, role, name,
-    business_details JSON). The caller has made sure nobody else holds them."""
+    business_details JSON). The caller has made sure nobody else holds them. `keep_others`: replace only these (an
+    upstream hub registering again keeps the parties behind it)."""
     now = now_us()
     if platform_id is not None:
-        tx.execute(sa.delete(PA).where(PA.c.platform_id == platform_id))
+        mine = PA.c.platform_id == platform_id
+        if keep_others:
+            mine = sa.and_(mine, _in_parties([p for p, _, _, _ in roles]))
+        tx.execute(sa.delete(PA).where(mine))
     for party, role, name, details in roles:
         if platform_id is None:
             key = sa.and_(PA.c.country_code == party.country_code, PA.c.party_id == party.party_id, PA.c.role == role)
@@ -220,3 +230,26 @@ def ensure_local_party(tx: Tx, party: PartyId, role: str, name: str) -> bool:
         tx.execute(insert.on_conflict_do_nothing())
         tx.notify("platforms")
     return True
+
+
+def take_parties(tx: Tx, platform_id: int, roles: list[tuple[PartyId, str, str]]) -> list[PartyId]:
+    """Parties a roaming platform speaks for as it meets them (a Hubject operator, a CPO behind an upstream hub), unless
+    another platform holds them or the hub hosts them: the ones taken."""
+    taken = []
+    for party, role, name in roles:
+        held = holders(tx.conn, [party])
+        if any(h.platform_id != platform_id for h in held):
+            continue
+        if any(h.role == role for h in held):
+            continue
+        tx.execute(sa.insert(PA).values(country_code=party.country_code, party_id=party.party_id, role=role,
+                                        platform_id=platform_id, name=name[:100], updated_us=now_us()))
+        taken.append(party)
+    if taken:
+        tx.notify("platforms")
+    return taken
+
+
+def _in_parties(parties: list[PartyId]) -> sa.ColumnElement[bool]:
+    codes = sorted({(p.country_code, p.party_id) for p in parties})
+    return sa.tuple_(PA.c.country_code, PA.c.party_id).in_(codes) if codes else sa.false()

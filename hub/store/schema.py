@@ -56,6 +56,9 @@ platforms = sa.Table(
     # operator when the hub registers with a peer); NULL: not fixed yet (an outgoing registration in progress)
     sa.Column("claims", sa.Text, nullable=True),
     sa.Column("header_codec", sa.String(8), nullable=False, server_default="base64"),  # base64 | raw
+    # an upstream hub the hub is a platform behind (its rules: gireve | emobi), and the hub's parties it carries
+    sa.Column("profile", sa.String(16), nullable=True),
+    sa.Column("tenants", sa.Text, nullable=True),  # CC/PID,... (NULL: not an upstream hub)
     sa.Column("status", sa.String(10), nullable=False, server_default="PLANNED"),
     sa.Column("last_ok_us", TS, nullable=True),  # last successful exchange with them
     sa.Column("offline_since_us", TS, nullable=True),

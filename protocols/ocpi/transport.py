@@ -9,6 +9,7 @@ import logging
 import re
 import time
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
@@ -83,6 +84,22 @@ def as_ocpi_error(exc: Exception) -> OcpiError:
         return OcpiError(exc.status_code, CLIENT_ERROR if exc.status_code < 500 else SERVER_ERROR, exc.detail)
     log.exception("unexpected error in an OCPI request", exc_info=exc)
     return OcpiError(500, SERVER_ERROR, "internal error")
+
+
+OCPI_ID = re.compile(r"[\x20-\x7e]{0,255}")
+QUERY_VALUE = re.compile(r"[^\x00-\x1f\x7f]{0,255}")
+
+
+def check_url_parameters(request: Any) -> None:
+    """What the URL carries reaches the database (PostgreSQL refuses NUL and over-long values): ids in OCPI paths
+    are CiStrings, printable ASCII (a path that cannot name an OCPI object names none, like a path no route
+    matches), query values short and without control characters. At most 255 characters each."""
+    for name, value in request.path_params.items():
+        if not OCPI_ID.fullmatch(value):
+            raise OcpiError(404, CLIENT_ERROR, f"{name}: not an OCPI id (printable ASCII, at most 255 characters)")
+    for name, value in request.query_params.multi_items():
+        if not QUERY_VALUE.fullmatch(value):
+            raise OcpiError(200, INVALID_PARAMETERS, f"{name}: control characters or more than 255 characters")
 
 
 # --- tokens ------------------------------------------------------------------------------------

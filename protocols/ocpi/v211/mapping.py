@@ -113,10 +113,17 @@ def format_coordinate(value: Decimal | str) -> str:
 # --- trees ---------------------------------------------------------------------------------------
 
 
+def _date_time(key: str, text: str) -> datetime:
+    try:
+        return parse_datetime(text)
+    except (ValueError, OverflowError):  # the pattern lets 2026-13-45T25:61:00 through; an offset may leave the years 1-9999
+        raise Unmappable(f"not a date-time: {text!r}", key) from None
+
+
 def _canonical_tree(node: Any) -> Any:
     if isinstance(node, dict):
         return {
-            k: parse_datetime(v) if k in DATETIME_KEYS and isinstance(v, str) and DATETIME.match(v) else _canonical_tree(v)
+            k: _date_time(k, v) if k in DATETIME_KEYS and isinstance(v, str) and DATETIME.match(v) else _canonical_tree(v)
             for k, v in node.items()
         }
     if isinstance(node, list):
@@ -542,7 +549,7 @@ def stop_session_to_canonical(w: wire.StopSession) -> model.StopSession:
 
 
 def reserve_now_to_canonical(w: wire.ReserveNow, emsp: PartyId) -> model.ReserveNow:
-    return model.ReserveNow(token=token_to_canonical(w.token, emsp), expiry_date=parse_datetime(w.expiry_date),
+    return model.ReserveNow(token=token_to_canonical(w.token, emsp), expiry_date=_date_time("expiry_date", w.expiry_date),
                             reservation_id=str(w.reservation_id), location_id=w.location_id, evse_uid=w.evse_uid)
 
 

@@ -408,5 +408,5 @@ def router(ocpi: Ocpi211) -> Router:
     return Router(
         path="/", route_handlers=handlers,
         dependencies={"ocpi": Provide(lambda: ocpi, use_cache=True, sync_to_thread=False)},
-        exception_handlers={Exception: _error}, include_in_schema=True, tags=["OCPI 2.1.1"],
+        before_request=t.check_url_parameters, exception_handlers={Exception: _error}, include_in_schema=True, tags=["OCPI 2.1.1"],
     )

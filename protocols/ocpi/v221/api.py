@@ -28,7 +28,7 @@ from protocols.ocpi import transport as t
 from hub.edge import Reply
 from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import mapping as m
-from protocols.ocpi.v221 import rules, wire
+from protocols.ocpi.v221 import rules, upstream, wire
 
 from protocols.ocpi.v221.client import PROTOCOL, OcpiClient, PeerError, endpoint, join
 
@@ -72,6 +72,10 @@ class Ocpi:
         self.page_limit = core.settings.page_limit
         self.authorizations = Coalescer()  # chargers asking about one token at one place share one question
         self.versions: list[tuple[str, str]] = [(VERSION, self.base)]  # what /ocpi/versions offers (the app adds the others)
+        self.rules: dict[str, upstream.HubRules] = {}  # profile -> the rules of an upstream hub (the connectors add them)
+
+    def rules_of(self, platform: Platform | None) -> upstream.HubRules | None:
+        return self.rules.get(platform.row.profile or "") if platform is not None else None
 
     # --- request pipeline ----------------------------------------------------------------------
 
@@ -97,7 +101,10 @@ class Ocpi:
                 if len(platform.parties) != 1:
                     raise OcpiError(200, t.INVALID_PARAMETERS, "OCPI-from-country-code/party-id required: the platform has several parties")
                 party = next(iter(platform.parties))
-            elif party not in platform.parties:
+            elif party not in platform.parties and platform.row.tenants is not None:  # a party behind an upstream hub
+                await self.core.parties.take(platform.id, [(party, upstream.role_for(request.url.path, request.method), str(party))])
+                platform = self.core.directory.platform(platform.id) or platform
+            if party not in platform.parties:
                 raise OcpiError(200, t.INVALID_PARAMETERS, f"OCPI-from {party} is not a party of this platform")
         ctx = request.state.ocpi_ctx = Ctx(platform, routing, token, party)  # for echo_headers on errors
         return ctx

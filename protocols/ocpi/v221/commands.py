@@ -55,9 +55,11 @@ async def command_post(request: Request, ocpi: NamedDependency[Ocpi], command: F
     except errors.NotPermitted as exc:
         response = model.CommandResponse(result="REJECTED", timeout=0, message=[model.DisplayText("en", exc.message[:512])])
         return ocpi.ok(request, ctx, wire.encode(m.command_response_from_canonical(response)))
+    platform = ocpi.core.directory.platform_of(receiver)
+    if (upstream_rules := ocpi.rules_of(platform)) is not None and command not in upstream_rules.commands:  # an upstream hub without it
+        return ocpi.ok(request, ctx, wire.encode(wire.CommandResponse(result="NOT_SUPPORTED", timeout=0)))
     record = await ocpi.core.commands.open(command, ctx.party, receiver, req, w.response_url, ctx.routing.correlation_id)
     local = ocpi.core.commands.local.get("command")
-    platform = ocpi.core.directory.platform_of(receiver)
     remote = ocpi.core.commands.remote.get(platform.row.protocol) if platform is not None and platform.row.protocol != PROTOCOL else None
     if platform is None or remote is not None:  # the hub's own chargers, or a platform of another protocol
         if remote is not None:
@@ -144,6 +146,10 @@ async def _profile_request(
     except errors.UnknownSession:  # unknown, or another eMSP's: the same answer, so nothing leaks
         unknown = model.ChargingProfileResponse(result="UNKNOWN_SESSION", timeout=0)
         return ocpi.ok(request, ctx, wire.encode(m.charging_profile_response_from_canonical(unknown)))
+    upstream_rules = ocpi.rules_of(ocpi.core.directory.platform_of(receiver))
+    if upstream_rules is not None and not upstream_rules.charging_profiles:  # an upstream hub without them
+        unsupported = model.ChargingProfileResponse(result="NOT_SUPPORTED", timeout=0)
+        return ocpi.ok(request, ctx, wire.encode(m.charging_profile_response_from_canonical(unsupported)))
     record = await ocpi.core.commands.open(kind, ctx.party, receiver, payload, response_url, ctx.routing.correlation_id)
     hub_url = f"{ocpi.base}/sender/chargingprofiles/results/{record.id}"
     if ocpi.core.directory.platform_of(receiver) is None:

@@ -101,10 +101,13 @@ async def _discover(ocpi: Ocpi, versions_url: str, token: str) -> tuple[str, lis
 
 
 async def register_with(
-    ocpi: Ocpi, versions_url: str, token_a: str, name: str | None = None, claims: list[tuple[PartyId, str]] | None = None
+    ocpi: Ocpi, versions_url: str, token_a: str, name: str | None = None, claims: list[tuple[PartyId, str]] | None = None,
+    presented: list[wire.CredentialsRole] | None = None, into: int | None = None, **values: object,
 ) -> Platform:
     """The hub as the Sender of the handshake toward a peer that gave it token A. `claims`: the parties and
-    roles the operator expects it to hold (default: what it declares now, fixed from then on)."""
+    roles the operator expects it to hold (default: what it declares now, fixed from then on). `presented`: the
+    roles the hub declares (default: itself as HUB); `into`: a platform registering again (see Parties.outgoing);
+    `values`: more to store with the platform (an upstream hub's profile and tenants)."""
     client = ocpi.client
     try:
         codec, endpoints = await _discover(ocpi, versions_url, token_a)
@@ -113,13 +116,14 @@ async def register_with(
     credentials_url = next((e.url for e in endpoints if e.identifier == "credentials"), None)
     if credentials_url is None:
         raise PeerError("the peer lists no credentials endpoint")
-    platform_id, token_b = await ocpi.core.parties.outgoing(name or versions_url, versions_url, token_a, claims)
-    body = wire.encode(wire.Credentials(token=token_b, url=ocpi.versions_url, roles=hub_roles(ocpi)))
+    platform_id, token_b = await ocpi.core.parties.outgoing(name or versions_url, versions_url, token_a, claims, into=into)
+    body = wire.encode(wire.Credentials(token=token_b, url=ocpi.versions_url, roles=presented or hub_roles(ocpi)))
     try:
         response = await client.call("POST", credentials_url, token_a, codec, body=body)
         theirs = client.data(response, wire.Credentials, f"POST {credentials_url}")
     except Exception:
-        await ocpi.core.parties.forget(platform_id)
+        if into is None:
+            await ocpi.core.parties.forget(platform_id)
         raise
     receives, serves = capabilities(endpoints)
     try:
@@ -127,10 +131,11 @@ async def register_with(
         await ocpi.core.parties.registered(
             platform_id, roles=_roles(theirs), protocol=PROTOCOL, version=VERSION, versions_url=theirs.url,
             endpoints=msgspec.json.encode(endpoints).decode(), receives=receives, serves=serves,
-            token_out=theirs.token, header_codec=codec,
+            token_out=theirs.token, header_codec=codec, **values,
         )
     except Exception:
-        await ocpi.core.parties.forget(platform_id)
+        if into is None:
+            await ocpi.core.parties.forget(platform_id)
         raise
     platform = ocpi.core.directory.platform(platform_id)
     assert platform is not None

@@ -12,7 +12,7 @@ from hub.services.dispatch import Delivery
 from hub.services.visibility import READER_ROLES
 from hub.store.outbox import Event
 from protocols.ocpi.peer import outcome
-from protocols.ocpi.v221 import codec, wire
+from protocols.ocpi.v221 import codec, upstream, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.client import KIND_MODULE, OcpiClient, endpoint, join
 
@@ -38,21 +38,37 @@ class _TokenType(msgspec.Struct):
     type: str
 
 
+def _emsp(event: Event) -> tuple[str, str]:
+    token = msgspec.json.decode(event.payload, type=_HasToken).cdr_token
+    return token.country_code, token.party_id
+
+
 class OcpiPush:
-    def __init__(self, client: OcpiClient, hub_party: PartyId) -> None:
+    def __init__(self, client: OcpiClient, hub_party: PartyId, rules: dict[str, upstream.HubRules] | None = None) -> None:
         self.client = client
         self.hub_party = hub_party
+        self.rules = rules if rules is not None else {}
+
+    @staticmethod
+    def concurrency_for(platform: Platform | None) -> int | None:
+        """An upstream hub takes each tenant's changes in the order they were made (FIFO store-and-forward): one at a time."""
+        return 1 if platform is not None and platform.row.tenants is not None else None
 
     def _parties(self, platform: Platform, event: Event) -> tuple[PartyId | None, PartyId | None]:
         if event.kind == "clientinfo":
             return None, None  # a configuration module: no routing headers
+        if platform.row.tenants is not None:  # an upstream hub: from the tenant, to the hub or the final party
+            owner = PartyId.parse("/".join(event.path.split("/")[:2]))
+            rules = self.rules.get(platform.row.profile or "")
+            if event.kind in BROADCAST or rules is None or rules.to_hub:
+                return owner, upstream.hub_party(platform)
+            return owner, PartyId.of(*_emsp(event))
         if event.kind in BROADCAST:
             roles = ("CPO",) if event.kind == "token" else READER_ROLES
             to = next(iter(platform.parties_with_role(*roles)), None)
             return self.hub_party, to
         owner = PartyId.parse(event.path.rsplit("/", 1)[0])  # sessions and CDRs: from the CPO to the token's eMSP
-        token = msgspec.json.decode(event.payload, type=_HasToken).cdr_token
-        return owner, PartyId.of(token.country_code, token.party_id)
+        return owner, PartyId.of(*_emsp(event))
 
     async def deliver(self, platform: Platform, event: Event) -> Delivery:
         if event.kind in RESULTS:
@@ -65,6 +81,8 @@ class OcpiPush:
         params = None
         if event.kind == "token":
             params = {"type": msgspec.json.decode(event.payload, type=_TokenType).type}
+        if problems := self._refusals(platform, event):
+            return Delivery("refused", "; ".join(problems))
         if event.op == "delete":
             body = None
         elif event.op == "patch" and event.fields is not None:
@@ -82,6 +100,16 @@ class OcpiPush:
         except OutboundError as exc:
             return Delivery("retry", f"{type(exc).__name__}: {exc}")
         return outcome(response)
+
+    def _refusals(self, platform: Platform, event: Event) -> list[str]:
+        """What an upstream hub's data rules would refuse in a Location or EVSE: not sent, with the reason (the
+        operator sees it among the refused deliveries)."""
+        rules = self.rules.get(platform.row.profile or "")
+        if rules is None or event.kind not in ("location", "evse") or event.op == "delete":
+            return []
+        obj = msgspec.json.decode(event.payload, type=model.Location if event.kind == "location" else model.Evse)
+        found = upstream.problems(rules, event.kind, PartyId.parse("/".join(event.path.split("/")[:2])), obj)
+        return [f"{rules.name}: {event.kind} {event.path}: {p}" for p in found]
 
     async def _result(self, platform: Platform, event: Event) -> Delivery:
         """The asynchronous result of a command the hub ran on its own chargers, POSTed (bare, not in an

@@ -480,22 +480,6 @@ def _ocpi_error(hub_party: model.PartyId) -> Callable[[Request, Exception], Resp
     return handle
 
 
-OCPI_ID = re.compile(r"[\x20-\x7e]{0,255}")
-QUERY_VALUE = re.compile(r"[^\x00-\x1f\x7f]{0,255}")
-
-
-def _url_parameters(request: Request) -> None:
-    """What the URL carries reaches the database (PostgreSQL refuses NUL and over-long values): ids in OCPI paths
-    are CiStrings, printable ASCII (a path that cannot name an OCPI object names none, like a path no route
-    matches), query values short and without control characters. At most 255 characters each."""
-    for name, value in request.path_params.items():
-        if not OCPI_ID.fullmatch(value):
-            raise OcpiError(404, t.CLIENT_ERROR, f"{name}: not an OCPI id (printable ASCII, at most 255 characters)")
-    for name, value in request.query_params.multi_items():
-        if not QUERY_VALUE.fullmatch(value):
-            raise OcpiError(200, t.INVALID_PARAMETERS, f"{name}: control characters or more than 255 characters")
-
-
 def unmatched(request: Request, exc: HTTPException) -> Response:
     """A path no route matches (404) or a method its route lacks (405): the app answers these before any
     router, so it mounts this handler. Under /ocpi an OCPI envelope, elsewhere the framework's own answer."""
@@ -521,7 +505,7 @@ def router(ocpi: Ocpi) -> Router:
         path="/",
         route_handlers=handlers,
         dependencies={"ocpi": Provide(lambda: ocpi, use_cache=True, sync_to_thread=False)},
-        before_request=_url_parameters,
+        before_request=t.check_url_parameters,
         exception_handlers={Exception: _ocpi_error(ocpi.hub_party)},
         include_in_schema=True,
         tags=["OCPI 2.2.1"],

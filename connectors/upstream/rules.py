@@ -1,0 +1,65 @@
+"""The rules of the upstream OCPI hubs the hub can be a platform behind. Pure data and checks.
+
+Gireve (IOP, `../shared/reference/oicp.md` §8): one 2.2.1 connection for every tenant; OCPI-to always names the IOP
+party (FR*107 on pre-production, FR*007 on production); no PUT credentials (rotate by DELETE and a new
+registration); owner and operator names, EVSE capabilities, connector tariff_ids and an eMI3 evse_id under the
+operator's id required of a Location; START_SESSION and STOP_SESSION only, no charging profiles; its page sizes.
+Emobi: an OCPI 2.2.1 hub with its own party id that follows the spec's hub rules (OCPI-to the final party where
+there is one, the hub for broadcasts).
+"""
+
+from __future__ import annotations
+
+from hub import model
+from hub.model import PartyId
+from protocols.ocpi.v221.upstream import HubRules
+
+GIREVE_PRE_PRODUCTION = PartyId("FR", "107")
+GIREVE_PRODUCTION = PartyId("FR", "007")
+
+
+def _emi3(text: str) -> str:
+    return text.replace("*", "").replace("-", "").upper()
+
+
+def gireve_check(owner: PartyId, obj: model.Location | model.Evse) -> list[str]:
+    """What IOP refuses of a Location (or an EVSE of one), in its own words."""
+    out = []
+    if isinstance(obj, model.Location):
+        if obj.owner is None or not obj.owner.name:
+            out.append("owner.name is required")
+        if obj.operator is None or not obj.operator.name:
+            out.append("operator.name is required")
+        evses = obj.evses
+    else:
+        evses = [obj]
+    prefix = f"{owner.country_code}*{owner.party_id}*E"
+    for evse in evses:
+        if evse.status == "REMOVED":
+            continue
+        if not evse.capabilities:
+            out.append(f"EVSE {evse.uid}: capabilities are required")
+        if not evse.evse_id or not _emi3(evse.evse_id).startswith(_emi3(prefix)):
+            out.append(f"EVSE {evse.uid}: evse_id {evse.evse_id or '(none)'} is not an eMI3 id under the operator's {prefix}")
+        for connector in evse.connectors:
+            if not connector.tariff_ids:
+                out.append(f"EVSE {evse.uid} connector {connector.id}: tariff_ids are required")
+    return out
+
+
+GIREVE = HubRules(
+    name="gireve", to_hub=True, commands=frozenset({"START_SESSION", "STOP_SESSION"}), charging_profiles=False,
+    put_credentials=False, page_sizes={"locations": 100, "tokens": 1000, "cdrs": 20, "tariffs": 100, "sessions": 20},
+    check=gireve_check, hub_parties=frozenset({GIREVE_PRE_PRODUCTION, GIREVE_PRODUCTION}),
+)
+PRE_PRODUCTION_PAGES = {"locations": 20}  # IOP's pre-production pages Locations by 20
+
+EMOBI = HubRules(name="emobi", to_hub=False, page_sizes={"locations": 100, "tokens": 100, "cdrs": 100, "tariffs": 100, "sessions": 100})
+
+PROFILES = {"gireve": GIREVE, "emobi": EMOBI}
+
+
+def page_size(rules: HubRules, hub: PartyId | None, module: str) -> int:
+    if rules is GIREVE and hub == GIREVE_PRE_PRODUCTION and module in PRE_PRODUCTION_PAGES:
+        return PRE_PRODUCTION_PAGES[module]
+    return rules.page_sizes.get(module, 100)
