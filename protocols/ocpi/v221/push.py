@@ -120,9 +120,12 @@ class OcpiPush:
         else:
             result = msgspec.json.decode(event.payload, type=model.ChargingProfileResult)
             body = wire.encode(m.charging_profile_result_from_canonical(result, RESULTS[event.kind][request_kind]))
+        to = PartyId.parse(emsp)
+        if platform.row.tenants is not None and (rules := self.rules.get(platform.row.profile or "")) is not None and rules.to_hub:
+            to = upstream.hub_party(platform) or to  # an upstream hub that wants itself named
         try:
             response = await self.client.to_platform(platform, "POST", event.path, body=body, from_party=PartyId.parse(cpo),
-                                                     to_party=PartyId.parse(emsp), correlation_id=event.correlation_id)
+                                                     to_party=to, correlation_id=event.correlation_id)
         except Busy as exc:
             return Delivery("busy", str(exc))
         except OutboundError as exc:

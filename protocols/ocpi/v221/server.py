@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 
 from litestar import Request, Response, Router, delete, get, patch, post, put
@@ -177,9 +178,10 @@ async def token_authorize(request: Request, ocpi: NamedDependency[Ocpi], token_u
             raise OcpiError(404, t.UNKNOWN_TOKEN, f"unknown token {token_uid}")
         owner = ocpi.core.directory.platform_of(token.owner_party)
         where = m.location_references_to_canonical(refs) if refs else None
-        if owner is None:  # a token of a party the hub runs
+        if owner is None:  # a token of a party the hub runs: a reference of its own, for the Session and CDR to echo
             allowed = "ALLOWED" if token.valid else "BLOCKED"
-            info = model.AuthorizationInfo(allowed=allowed, token=token, location=where)  # type: ignore[arg-type]
+            info = model.AuthorizationInfo(allowed=allowed, token=token, location=where,  # type: ignore[arg-type]
+                                           authorization_reference=uuid.uuid4().hex if token.valid else None)
             return ocpi.ok(request, ctx, wire.encode(m.authorization_info_from_canonical(info)))
         if owner.row.protocol != PROTOCOL and ocpi.core.charging.realtime is not None:  # asked in the eMSP's own terms
             try:
