@@ -12,12 +12,14 @@ import asyncio
 
 import msgspec
 import pytest
+import sqlalchemy as sa
 
 from connectors import bilateral, upstream
 from fixtures.ocpi_party import free_port
 from fixtures.upstream_hub import UpstreamHub
 from hub import model
 from hub.model import PartyId
+from hub.store import schema
 from hub.store.chargers import ConnectorTemplate
 from protocols.ocpp.simulator import connect_charger
 from tests.conftest import Served, hub_settings
@@ -100,8 +102,9 @@ async def test_a_location_gireve_would_refuse_is_not_sent_and_says_why(gireve: U
     await eventually(lambda: "DE/VLT/VLT1" in gireve.up.objects["locations"])
 
     async def refused() -> list[str]:
-        rows = await core.db.read(lambda conn: conn.exec_driver_sql(
-            "SELECT last_error FROM outbox WHERE destination = :d AND status = 'parked'", {"d": platform.id}).scalars().all())
+        O = schema.outbox
+        rows = await core.db.read(lambda conn: conn.execute(
+            sa.select(O.c.last_error).where(O.c.destination == platform.id, O.c.status == "parked")).scalars().all())
         return list(rows)
 
     for _ in range(100):
