@@ -6,17 +6,25 @@ Each version's client adds its version negotiation and endpoint discovery, and d
 from __future__ import annotations
 
 import itertools
+import logging
 import os
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from hub.model import PartyId
-from hub.outbound import Forbidden, Outbound, OutboundError, Response
+from hub.outbound import Busy, Forbidden, Outbound, OutboundError, Response, Timeout
+from hub.services import errors
 from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
 from protocols.ocpi import transport as t
+from protocols.ocpi.transport import OcpiError
+
+if TYPE_CHECKING:
+    from hub.core import Core
+
+log = logging.getLogger(__name__)
 
 _RUN, _COUNT = os.urandom(6).hex(), itertools.count()
 
@@ -147,6 +155,52 @@ def outcome(response: Response) -> Delivery:
     if env.status_code < 3000:
         return Delivery("refused", detail)
     return Delivery("retry", detail)  # 3xxx server trouble, 4xxx a hub further on
+
+
+async def send(client: PeerClient, platform: Platform, method: str, url: str, **kwargs: Any) -> Delivery:
+    """One outbox delivery: the receiver's answer as the dispatcher takes it."""
+    try:
+        response = await client.to_platform(platform, method, url, **kwargs)
+    except Busy as exc:  # the hub's own budget for this destination is in use: not the party's failure
+        return Delivery("busy", str(exc))
+    except OutboundError as exc:
+        return Delivery("retry", f"{type(exc).__name__}: {exc}")
+    return outcome(response)
+
+
+async def ask(client: PeerClient, core: Core, platform: Platform, url: str, body: bytes, type_: Any, what: str, **kwargs: Any) -> Any:
+    """A POST whose answer the hub waits for (a command's synchronous answer), decoded; the hub's errors on trouble
+    (the party's health hears of a failure)."""
+    timeout = core.settings.forward_timeout
+    try:
+        response = await client.to_platform(platform, "POST", url, body=body, timeout=timeout, **kwargs)
+    except Timeout as exc:
+        raise errors.ReceiverTimeout(f"{what}: no answer within {timeout:g} s") from exc
+    except OutboundError as exc:
+        await core.dispatcher.health.failed(platform.id, f"{type(exc).__name__}: {exc}")
+        raise errors.ReceiverOffline(f"{what}: cannot be reached") from exc
+    try:
+        return client.data(response, type_, what)
+    except PeerError as exc:
+        raise errors.HubError(str(exc)) from exc
+
+
+async def usable_endpoints(outbound: Outbound, discover: Awaitable[tuple[str, list[Any]]], versions_url: str) -> tuple[str, list[Any]]:
+    """(header codec, endpoints) of a registering peer, every one a URL the hub may call. The answer to the peer says
+    what went wrong in general terms only: the handshake must not become a way to probe networks."""
+    try:
+        codec, endpoints = await discover
+        for url in sorted({e.url for e in endpoints}):
+            await outbound.verify(url)
+    except Forbidden as exc:
+        raise OcpiError(200, t.UNABLE_TO_USE_CLIENT_API, f"cannot use your API: {exc}") from exc
+    except PeerError as exc:
+        log.info("registration: cannot use %s: %s", versions_url, exc)
+        code = t.UNSUPPORTED_VERSION if "no common version" in str(exc) else t.UNABLE_TO_USE_CLIENT_API
+        raise OcpiError(200, code, f"cannot use your API: {exc.public}") from exc
+    if not endpoints:
+        raise OcpiError(200, t.NO_MATCHING_ENDPOINTS, "your version details list no endpoints")
+    return codec, endpoints
 
 
 class _Version(msgspec.Struct):

@@ -3,13 +3,14 @@ headers, pagination."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
 import re
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import msgspec
@@ -17,6 +18,10 @@ from litestar.exceptions import HTTPException
 
 from hub.model import PartyId
 from hub.services import errors
+
+if TYPE_CHECKING:
+    from hub.core import Core
+    from hub.services.directory import Platform
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +105,37 @@ def check_url_parameters(request: Any) -> None:
     for name, value in request.query_params.multi_items():
         if not QUERY_VALUE.fullmatch(value):
             raise OcpiError(200, INVALID_PARAMETERS, f"{name}: control characters or more than 255 characters")
+
+
+# --- the caller and its URL ---------------------------------------------------------------------
+
+
+async def authenticate(core: Core, authorization: str | None, allow_a: bool) -> tuple[Platform, str]:
+    """The platform whose token the `Authorization` header carries (Base64 or raw), and that token. Token A opens only
+    versions and credentials. A platform that was OFFLINE and talks to us is back."""
+    platform, token = None, ""
+    for token in token_candidates(authorization):
+        platform = await core.directory.platform_for_token(token)
+        if platform is not None:
+            break
+    if platform is None:
+        raise OcpiError(401, CLIENT_ERROR, "missing or unknown credentials token")
+    if platform.row.token_in_kind == "A" and not allow_a:
+        raise OcpiError(401, CLIENT_ERROR, "token A is only valid on versions and credentials")
+    if platform.row.status == "OFFLINE":
+        asyncio.get_running_loop().create_task(core.parties.came_back(platform.id))
+    return platform, token
+
+
+def url_party(country_code: str, party_id: str) -> PartyId:
+    if not PARTY_CODE["country_code"].match(country_code) or not PARTY_CODE["party_id"].match(party_id):
+        raise OcpiError(200, INVALID_PARAMETERS, "malformed country_code/party_id in the URL")
+    return PartyId.of(country_code, party_id)
+
+
+def same(url_value: str, body_value: str, name: str) -> None:
+    if url_value.upper() != body_value.upper():
+        raise OcpiError(200, INVALID_PARAMETERS, f"{name} in the URL ({url_value}) differs from the body ({body_value})")
 
 
 # --- tokens ------------------------------------------------------------------------------------

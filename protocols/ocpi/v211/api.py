@@ -8,7 +8,6 @@ it rendered in 2.2.1; what it reads or receives is rendered in 2.1.1 from the ca
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -86,17 +85,7 @@ class Ocpi211:
 
     async def enter(self, request: Request, *, allow_a: bool = False, functional: bool = True, as_role: str | None = None) -> Ctx:
         """`as_role`: the role a functional module is for (the hub's eMSP interface is for CPOs)."""
-        platform, token = None, ""
-        for token in t.token_candidates(request.headers.get("authorization")):
-            platform = await self.core.directory.platform_for_token(token)
-            if platform is not None:
-                break
-        if platform is None:
-            raise OcpiError(401, t.CLIENT_ERROR, "missing or unknown credentials token")
-        if platform.row.token_in_kind == "A" and not allow_a:
-            raise OcpiError(401, t.CLIENT_ERROR, "token A is only valid on versions and credentials")
-        if platform.row.status == "OFFLINE":  # it talks to us, so it is back
-            asyncio.get_running_loop().create_task(self.core.parties.came_back(platform.id))
+        platform, token = await t.authenticate(self.core, request.headers.get("authorization"), allow_a)
         party = None
         if functional:
             if platform.row.protocol != PROTOCOL:
@@ -119,16 +108,8 @@ class Ocpi211:
             raise OcpiError(200, t.INVALID_PARAMETERS, "a JSON body is required")
         return wire.decode(raw, type_)
 
-    @staticmethod
-    def url_party(country_code: str, party_id: str) -> PartyId:
-        if not t.PARTY_CODE["country_code"].match(country_code) or not t.PARTY_CODE["party_id"].match(party_id):
-            raise OcpiError(200, t.INVALID_PARAMETERS, "malformed country_code/party_id in the URL")
-        return PartyId.of(country_code, party_id)
-
-    @staticmethod
-    def same(url_value: str, body_value: str, name: str) -> None:
-        if url_value.upper() != body_value.upper():
-            raise OcpiError(200, t.INVALID_PARAMETERS, f"{name} in the URL ({url_value}) differs from the body ({body_value})")
+    url_party = staticmethod(t.url_party)
+    same = staticmethod(t.same)
 
     # --- rendering ------------------------------------------------------------------------------
 

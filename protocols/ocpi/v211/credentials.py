@@ -14,13 +14,11 @@ import logging
 import msgspec
 
 from hub.model import PartyId
-from hub.outbound import Forbidden
 from hub.services import errors
 from hub.services.directory import Platform
 from hub.services.parties import new_token
 from hub.store.documents import now_us
-from protocols.ocpi import transport as t
-from protocols.ocpi.peer import PeerError
+from protocols.ocpi.peer import PeerError, usable_endpoints
 from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v211 import wire
 from protocols.ocpi.v211.api import Ocpi211
@@ -63,20 +61,7 @@ async def accept(ocpi: Ocpi211, platform: Platform, theirs: wire.Credentials, *,
 
 
 async def _discover(ocpi: Ocpi211, versions_url: str, token: str) -> tuple[str, list[wire.Endpoint]]:
-    """The peer's 2.1.1 endpoints, every one a URL the hub may call; what went wrong in general terms only."""
-    try:
-        codec, endpoints = await ocpi.client.discover(versions_url, token)
-        for url in sorted({e.url for e in endpoints}):
-            await ocpi.core.outbound.verify(url)
-    except Forbidden as exc:
-        raise OcpiError(200, t.UNABLE_TO_USE_CLIENT_API, f"cannot use your API: {exc}") from exc
-    except PeerError as exc:
-        log.info("registration: cannot use %s: %s", versions_url, exc)
-        code = t.UNSUPPORTED_VERSION if "no common version" in str(exc) else t.UNABLE_TO_USE_CLIENT_API
-        raise OcpiError(200, code, f"cannot use your API: {exc.public}") from exc
-    if not endpoints:
-        raise OcpiError(200, t.NO_MATCHING_ENDPOINTS, "your version details list no endpoints")
-    return codec, endpoints
+    return await usable_endpoints(ocpi.core.outbound, ocpi.client.discover(versions_url, token), versions_url)
 
 
 async def register_with(

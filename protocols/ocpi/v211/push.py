@@ -12,12 +12,10 @@ from typing import Any
 import msgspec
 
 from hub import model
-from hub.outbound import Busy, OutboundError, Timeout
-from hub.services import errors
 from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
 from hub.store.outbox import Event
-from protocols.ocpi.peer import PeerError, join, outcome
+from protocols.ocpi.peer import ask, join, send
 from protocols.ocpi.v211 import mapping as m
 from protocols.ocpi.v211 import wire
 from protocols.ocpi.v211.api import Ocpi211
@@ -69,13 +67,7 @@ class Push211:
         return await self._send(platform, "PUT", join(base, event.path), rendered)
 
     async def _send(self, platform: Platform, method: str, url: str, body: bytes | None) -> Delivery:
-        try:
-            response = await self.client.to_platform(platform, method, url, body=body)
-        except Busy as exc:
-            return Delivery("busy", str(exc))
-        except OutboundError as exc:
-            return Delivery("retry", f"{type(exc).__name__}: {exc}")
-        return outcome(response)
+        return await send(self.client, platform, method, url, body=body)
 
     async def alive(self, platform: Platform) -> bool:
         if not platform.row.versions_url or not platform.row.token_out:
@@ -99,18 +91,7 @@ class Push211:
             body = m.command_request_from_canonical(request, f"{self.ocpi.base}/emsp/commands/{record.id}")
         except m.Unmappable:
             return model.CommandResponse(result="NOT_SUPPORTED", timeout=0)
-        settings = self.ocpi.core.settings
-        try:
-            response = await self.client.to_platform(platform, "POST", join(base, record.kind), body=wire.encode(body),
-                                                     timeout=settings.forward_timeout)
-        except Timeout as exc:
-            raise errors.ReceiverTimeout(f"{record.receiver} did not answer within {settings.forward_timeout:g} s") from exc
-        except OutboundError as exc:
-            await self.ocpi.core.dispatcher.health.failed(platform.id, f"{type(exc).__name__}: {exc}")
-            raise errors.ReceiverOffline(f"{record.receiver} cannot be reached") from exc
-        try:
-            answer = self.client.data(response, wire.CommandResponse, f"{record.kind} to {record.receiver}")
-        except PeerError as exc:
-            raise errors.HubError(str(exc)) from exc
+        answer = await ask(self.client, self.ocpi.core, platform, join(base, record.kind), wire.encode(body), wire.CommandResponse,
+                           f"{record.kind} to {record.receiver}")
         return m.command_response_to_canonical(answer)
 

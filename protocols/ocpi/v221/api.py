@@ -10,7 +10,6 @@ The endpoints in `server.py` are thin; the flows live here so that each rule is 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -80,17 +79,7 @@ class Ocpi:
     # --- request pipeline ----------------------------------------------------------------------
 
     async def enter(self, request: Request, *, allow_a: bool = False, functional: bool = True) -> Ctx:
-        platform, token = None, ""
-        for token in t.token_candidates(request.headers.get("authorization")):
-            platform = await self.core.directory.platform_for_token(token)
-            if platform is not None:
-                break
-        if platform is None:
-            raise OcpiError(401, t.CLIENT_ERROR, "missing or unknown credentials token")
-        if platform.row.token_in_kind == "A" and not allow_a:
-            raise OcpiError(401, t.CLIENT_ERROR, "token A is only valid on versions and credentials")
-        if platform.row.status == "OFFLINE":  # it talks to us, so it is back
-            asyncio.get_running_loop().create_task(self.core.parties.came_back(platform.id))
+        platform, token = await t.authenticate(self.core, request.headers.get("authorization"), allow_a)
         routing = t.routing(request.headers, functional)
         party = None
         if functional:
@@ -147,16 +136,8 @@ class Ocpi:
         if problems:
             raise OcpiError(200, t.INVALID_PARAMETERS, "; ".join(f"{p.path}: {p.message}" for p in problems))
 
-    @staticmethod
-    def url_party(country_code: str, party_id: str) -> PartyId:
-        if not t.PARTY_CODE["country_code"].match(country_code) or not t.PARTY_CODE["party_id"].match(party_id):
-            raise OcpiError(200, t.INVALID_PARAMETERS, "malformed country_code/party_id in the URL")
-        return PartyId.of(country_code, party_id)
-
-    @staticmethod
-    def same(url_value: str, body_value: str, name: str) -> None:
-        if url_value.upper() != body_value.upper():
-            raise OcpiError(200, t.INVALID_PARAMETERS, f"{name} in the URL ({url_value}) differs from the body ({body_value})")
+    url_party = staticmethod(t.url_party)
+    same = staticmethod(t.same)
 
     # --- lists ---------------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from hub import model
-from hub.outbound import OutboundError, Timeout
 from hub.services import errors
 from hub.services.commands import CommandRecord
 from hub.services.directory import Platform
@@ -22,7 +21,8 @@ from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import rules, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.api import VERSION, Ctx, Ocpi
-from protocols.ocpi.v221.client import PROTOCOL, PeerError, endpoint, join
+from protocols.ocpi.peer import ask
+from protocols.ocpi.v221.client import PROTOCOL, endpoint, join
 
 S = f"/ocpi/{VERSION}/sender"
 R = f"/ocpi/{VERSION}/receiver"
@@ -110,19 +110,9 @@ async def remote_command(ocpi: Ocpi, record: CommandRecord, platform: Platform) 
     if base is None:
         return model.CommandResponse(result="NOT_SUPPORTED", timeout=0)
     body = m.command_request_from_canonical(record.decoded(model.COMMANDS[record.kind]), f"{ocpi.base}/sender/commands/{record.kind}/{record.id}")
-    settings = ocpi.core.settings
-    try:
-        response = await ocpi.client.to_platform(platform, "POST", join(base, record.kind), body=wire.encode(body), from_party=record.sender,
-                                                 to_party=record.receiver, timeout=settings.forward_timeout)
-    except Timeout as exc:
-        raise errors.ReceiverTimeout(f"{record.receiver} did not answer within {settings.forward_timeout:g} s") from exc
-    except OutboundError as exc:
-        await ocpi.core.dispatcher.health.failed(platform.id, f"{type(exc).__name__}: {exc}")
-        raise errors.ReceiverOffline(f"{record.receiver} cannot be reached") from exc
-    try:
-        return m.command_response_to_canonical(ocpi.client.data(response, wire.CommandResponse, f"{record.kind} to {record.receiver}"))
-    except PeerError as exc:
-        raise errors.HubError(str(exc)) from exc
+    answer = await ask(ocpi.client, ocpi.core, platform, join(base, record.kind), wire.encode(body), wire.CommandResponse,
+                       f"{record.kind} to {record.receiver}", from_party=record.sender, to_party=record.receiver)
+    return m.command_response_to_canonical(answer)
 
 
 async def _relay_result(request: Request, ocpi: NamedDependency[Ocpi], ctx: Ctx, record, body: bytes) -> Reply:

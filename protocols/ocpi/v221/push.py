@@ -6,12 +6,11 @@ import msgspec
 
 from hub import model
 from hub.model import PartyId
-from hub.outbound import Busy, OutboundError
 from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
 from hub.services.visibility import READER_ROLES
 from hub.store.outbox import Event
-from protocols.ocpi.peer import outcome
+from protocols.ocpi.peer import send
 from protocols.ocpi.v221 import codec, upstream, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.client import KIND_MODULE, OcpiClient, endpoint, join
@@ -90,16 +89,8 @@ class OcpiPush:
         else:
             body = codec.render_doc(event.kind, event.payload)
         from_party, to_party = self._parties(platform, event)
-        try:
-            response = await self.client.to_platform(
-                platform, METHOD[event.op], url, body=body, from_party=from_party, to_party=to_party,
-                correlation_id=event.correlation_id, params=params,
-            )
-        except Busy as exc:  # the hub's own budget for this destination is in use: not the party's failure
-            return Delivery("busy", str(exc))
-        except OutboundError as exc:
-            return Delivery("retry", f"{type(exc).__name__}: {exc}")
-        return outcome(response)
+        return await send(self.client, platform, METHOD[event.op], url, body=body, from_party=from_party, to_party=to_party,
+                          correlation_id=event.correlation_id, params=params)
 
     def _refusals(self, platform: Platform, event: Event) -> list[str]:
         """What an upstream hub's data rules would refuse in a Location or EVSE: not sent, with the reason (the
@@ -123,14 +114,8 @@ class OcpiPush:
         to = PartyId.parse(emsp)
         if platform.row.tenants is not None and (rules := self.rules.get(platform.row.profile or "")) is not None and rules.to_hub:
             to = upstream.hub_party(platform) or to  # an upstream hub that wants itself named
-        try:
-            response = await self.client.to_platform(platform, "POST", event.path, body=body, from_party=PartyId.parse(cpo),
-                                                     to_party=to, correlation_id=event.correlation_id)
-        except Busy as exc:
-            return Delivery("busy", str(exc))
-        except OutboundError as exc:
-            return Delivery("retry", f"{type(exc).__name__}: {exc}")
-        return outcome(response)
+        return await send(self.client, platform, "POST", event.path, body=body, from_party=PartyId.parse(cpo), to_party=to,
+                          correlation_id=event.correlation_id)
 
     async def alive(self, platform: Platform) -> bool:
         if not platform.row.versions_url or not platform.row.token_out:
