@@ -60,6 +60,8 @@ class RoamingPartner(wire.Wire, kw_only=True):
     serves: list[str]  # the kinds the hub can pull from it
     last_contact_at: datetime | None
     offline_since: datetime | None
+    profile: str | None = None  # an upstream hub the hub is behind: its rules (gireve, emobi)
+    tenants: list[str] | None = None  # and the hub's parties it carries (CC/PID)
 
 
 class InvitationCreate(wire.Wire, kw_only=True):
@@ -93,7 +95,8 @@ def _partner(p: Platform) -> RoamingPartner:
     return RoamingPartner(id=r.id, name=r.name, protocol=r.protocol, version=r.version, status=r.status, registered=r.token_in_kind != "A",
                           parties=[PartnerParty(country_code=party.country_code, party_id=party.party_id, role=role) for party, role in p.roles],
                           receives=sorted(r.receives), serves=sorted(r.serves), last_contact_at=_at(r.last_ok_us),
-                          offline_since=_at(r.offline_since_us))
+                          offline_since=_at(r.offline_since_us), profile=r.profile,
+                          tenants=None if r.tenants is None else sorted(map(str, r.tenants)))
 
 
 def _admin(partner: Partner, consumer: Consumer, permission: str) -> None:

@@ -51,7 +51,8 @@ def locations(min_evses: int = 0) -> st.SearchStrategy[m.Location]:
     return st.builds(
         m.Location, country_code=st.just(CPO.country_code), party_id=st.just(CPO.party_id), id=s.ci(39), publish=st.just(True),
         address=s.text(45), city=s.text(45), country=st.text(alphabet=string.ascii_uppercase, min_size=3, max_size=3),
-        coordinates=geo, time_zone=s.text(255), last_updated=s.times, name=s.opt(s.text(255)),
+        coordinates=geo, time_zone=s.text(255).filter(bool),  # "" (none) comes back as the country zone: see below
+        last_updated=s.times, name=s.opt(s.text(255)),
         postal_code=s.opt(s.text(10).filter(bool)),
         related_locations=s.lists(st.builds(m.AdditionalGeoPoint, latitude=coordinate6[90], longitude=coordinate6[180],
                                             name=s.opt(s.display_text))),
@@ -409,12 +410,24 @@ def test_a_cdr_whose_location_names_no_connector_is_unmappable() -> None:
 # --- commands -------------------------------------------------------------------------------------------
 
 
-def test_start_session_carries_the_token_owned_by_the_sending_emsp_and_no_connector() -> None:
+def test_start_session_carries_the_token_owned_by_the_sending_emsp_and_its_reference_but_no_connector() -> None:
     cmd = m.StartSession(token=replace(TOKEN, type="RFID", group_id=None, energy_contract=None), location_id="L1", evse_uid="E1",
                          connector_id="2", authorization_reference="R")
     w = wire.decode(wire.encode(mapping.command_request_from_canonical(cmd, "https://emsp/r/1")), wire.StartSession)
-    assert w.response_url == "https://emsp/r/1"
-    assert mapping.start_session_to_canonical(w, EMSP) == replace(cmd, connector_id=None, authorization_reference=None)
+    assert w.response_url == "https://emsp/r/1" and w.authorization_id == "R"  # Gireve's extension
+    assert mapping.start_session_to_canonical(w, EMSP) == replace(cmd, connector_id=None)
+
+
+def test_the_authorization_reference_travels_as_gireves_authorization_id() -> None:
+    info = m.AuthorizationInfo(allowed="ALLOWED", token=TOKEN, authorization_reference="AUTH-1")
+    w = mapping.authorization_info_from_canonical(info)
+    assert w.authorization_id == "AUTH-1" and mapping.authorization_info_to_canonical(w, TOKEN).authorization_reference == "AUTH-1"
+    session = mapping.session_from_canonical(replace(SESSION, authorization_reference="AUTH-1"), LOCATION)
+    assert session.authorization_id == "AUTH-1"
+    assert mapping.session_to_canonical(session, CPO, CDR_TOKEN).authorization_reference == "AUTH-1"
+    cdr = mapping.cdr_from_canonical(replace(CDR, authorization_reference="AUTH-1"), LOCATION)
+    assert cdr.authorization_id == "AUTH-1" and mapping.cdr_to_canonical(cdr, CPO, CDR_TOKEN).authorization_reference == "AUTH-1"
+    assert b"authorization_id" not in wire.encode(mapping.session_from_canonical(replace(SESSION, authorization_reference=None), LOCATION))
 
 
 def test_reserve_now_needs_a_numeric_reservation_id() -> None:

@@ -39,12 +39,13 @@ What 2.1.1 lacks or names differently, and the rule used (going "in" is 2.1.1 ->
   snapshot overrides it (address, evse_id, connector standard...), and without a Location its gaps are filled with
   type UNKNOWN, status UNKNOWN, voltage and amperage 0 and the CDR's last_updated. Session start/end_datetime <->
   start/end_date_time, CDR stop_date_time <-> end_date_time. total_cost is a number excluding VAT <-> Price(excl_vat,
-  incl_vat none). Not carried: authorization_reference, session_id, signed_data, the total_*_cost breakdown,
+  incl_vat none). authorization_reference <-> authorization_id, Gireve's 2.1.1 extension (in AuthorizationInfo,
+  StartSession, Session and CDR; left out when there is none). Not carried: session_id, signed_data, the total_*_cost breakdown,
   invoice/credit fields, home_charging_compensation, a period's tariff_id. status RESERVATION goes out as PENDING,
   auth_method COMMAND as AUTH_REQUEST (the eMSP authorised it). Dimensions 2.1.1 lacks are left out going out, FLAT
   (2.1.1 only) coming in; a period left without dimensions is left out.
-- Commands. CANCEL_RESERVATION does not exist (Unmappable: answer NOT_SUPPORTED); StartSession's connector_id and
-  authorization_reference are not carried; reservation_id is an int (a canonical id that is not digits raises
+- Commands. CANCEL_RESERVATION does not exist (Unmappable: answer NOT_SUPPORTED); StartSession's connector_id is not carried
+  (its authorization_reference is Gireve's authorization_id); reservation_id is an int (a canonical id that is not digits raises
   Unmappable). The token of a command comes in owned by the eMSP that sent it. CommandResponse is both the
   synchronous answer (in with `timeout`, which 2.1.1 lacks; TIMEOUT as REJECTED) and the result POSTed to
   response_url (UNKNOWN_SESSION as REJECTED; out, EVSE_OCCUPIED, EVSE_INOPERATIVE, FAILED, UNKNOWN_RESERVATION as
@@ -396,11 +397,12 @@ def authorization_info_to_canonical(w: wire.AuthorizationInfo, token: model.Toke
     return model.AuthorizationInfo(
         allowed=w.allowed, token=token, info=None if w.info is None else model.DisplayText(w.info.language, w.info.text),
         location=None if w.location is None else location_references_to_canonical(w.location),
+        authorization_reference=w.authorization_id,
     )
 
 
 def authorization_info_from_canonical(m: model.AuthorizationInfo) -> wire.AuthorizationInfo:
-    return _finish(_drop(_model_out(m), "token", "authorization_reference"), wire.AuthorizationInfo)
+    return _finish(_rename(_drop(_model_out(m), "token"), authorization_reference="authorization_id"), wire.AuthorizationInfo)
 
 
 # --- sessions and CDRs ---------------------------------------------------------------------------
@@ -442,7 +444,7 @@ def _session_in(d: dict[str, Any], token: model.CdrToken | None) -> dict[str, An
         d["total_cost"] = {"excl_vat": d["total_cost"]}
     if "charging_periods" in d:
         d["charging_periods"] = _periods_in(d["charging_periods"])
-    return _rename(d, start_datetime="start_date_time", end_datetime="end_date_time")
+    return _rename(d, start_datetime="start_date_time", end_datetime="end_date_time", authorization_id="authorization_reference")
 
 
 def _embedded(location: model.Location, evse_uid: str, connector_id: str) -> dict[str, Any]:
@@ -460,9 +462,8 @@ def session_to_canonical(w: wire.Session, owner: PartyId, token: model.CdrToken 
 
 def session_from_canonical(m: model.Session, location: model.Location) -> wire.Session:
     """`location`: the canonical Location of m.location_id (the mapping reads nothing itself)."""
-    d = _drop(_model_out(m), "country_code", "party_id", "cdr_token", "location_id", "evse_uid", "connector_id",
-              "authorization_reference")
-    _rename(d, start_date_time="start_datetime", end_date_time="end_datetime")
+    d = _drop(_model_out(m), "country_code", "party_id", "cdr_token", "location_id", "evse_uid", "connector_id")
+    _rename(d, start_date_time="start_datetime", end_date_time="end_datetime", authorization_reference="authorization_id")
     d.update(
         auth_id=m.cdr_token.contract_id, location=_embedded(location, m.evse_uid, m.connector_id),
         status=_SESSION_STATUS.get(m.status, m.status), auth_method=_AUTH_METHOD.get(m.auth_method, m.auth_method),
@@ -477,7 +478,7 @@ def session_patch_changes(p: Any, token: model.CdrToken | None = None) -> dict[s
 
 def cdr_to_canonical(w: wire.Cdr, owner: PartyId, token: model.CdrToken | None = None) -> model.Cdr:
     """`token` as for sessions. The embedded Location itself is `location_to_canonical(w.location, owner)`."""
-    d = _wire_in(w)
+    d = _rename(_wire_in(w), authorization_id="authorization_reference")
     location = d.pop("location")
     evse, connector = _first(location)
     if not connector:
@@ -526,8 +527,8 @@ def cdr_from_canonical(m: model.Cdr, location: model.Location | None = None) -> 
             tariffs.append(_tariff_out(_model_out(tariff)))
         except Unmappable:
             continue
-    d = _drop(_model_out(m), "country_code", "party_id", "cdr_token", "cdr_location", "session_id", "authorization_reference",
-              "signed_data", "total_fixed_cost", "total_energy_cost", "total_time_cost", "total_parking_cost",
+    d = _drop(_rename(_model_out(m), authorization_reference="authorization_id"), "country_code", "party_id", "cdr_token",
+              "cdr_location", "session_id", "signed_data", "total_fixed_cost", "total_energy_cost", "total_time_cost", "total_parking_cost",
               "total_reservation_cost", "invoice_reference_id", "credit", "credit_reference_id", "home_charging_compensation")
     d.update(
         stop_date_time=d.pop("end_date_time"), auth_id=m.cdr_token.contract_id, location=_cdr_location_out(m, location),
@@ -541,7 +542,8 @@ def cdr_from_canonical(m: model.Cdr, location: model.Location | None = None) -> 
 
 
 def start_session_to_canonical(w: wire.StartSession, emsp: PartyId) -> model.StartSession:
-    return model.StartSession(token=token_to_canonical(w.token, emsp), location_id=w.location_id, evse_uid=w.evse_uid)
+    return model.StartSession(token=token_to_canonical(w.token, emsp), location_id=w.location_id, evse_uid=w.evse_uid,
+                              authorization_reference=w.authorization_id)
 
 
 def stop_session_to_canonical(w: wire.StopSession) -> model.StopSession:
@@ -563,7 +565,7 @@ def command_request_from_canonical(m: model.CommandRequest, response_url: str) -
     if isinstance(m, (model.StartSession, model.ReserveNow)):
         d.update(token=msgspec.to_builtins(token_from_canonical(m.token)), location_id=m.location_id, evse_uid=m.evse_uid)
     if isinstance(m, model.StartSession):
-        return _finish(d, wire.StartSession)
+        return _finish({**d, "authorization_id": m.authorization_reference}, wire.StartSession)
     if isinstance(m, model.ReserveNow):
         if not re.fullmatch(r"[0-9]+", m.reservation_id):
             raise Unmappable("a 2.1.1 reservation_id is an int", "reservation_id")

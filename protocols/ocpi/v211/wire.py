@@ -51,6 +51,7 @@ String3 = _s(3)
 String4 = _s(4)
 String10 = _s(10)
 String16 = _s(16)
+String36 = _s(36)
 String45 = _s(45)
 String64 = _s(64)
 String100 = _s(100)
@@ -302,6 +303,7 @@ class AuthorizationInfo(_W):
     allowed: mo.AllowedType
     location: LocationReferences | None = None
     info: DisplayText | None = None
+    authorization_id: String36 | None = None  # Gireve's extension: 2.2's authorization_reference, stored and echoed
 
 
 # --- sessions and CDRs ---------------------------------------------------------------------------
@@ -331,6 +333,7 @@ class Session(_W):
     meter_id: String255 | None = None
     charging_periods: Annotated[list[ChargingPeriod], Meta(max_length=MAX_CHARGING_PERIODS)] | None = None
     total_cost: float | None = None  # excluding VAT
+    authorization_id: String36 | None = None  # Gireve's extension: 2.2's authorization_reference, stored and echoed
 
 
 class Cdr(_W):
@@ -350,6 +353,7 @@ class Cdr(_W):
     tariffs: list[Tariff] | None = None
     total_parking_time: float | None = None
     remark: String255 | None = None
+    authorization_id: String36 | None = None  # Gireve's extension: 2.2's authorization_reference, stored and echoed
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -360,6 +364,7 @@ class StartSession(_W):
     token: Token
     location_id: Id39
     evse_uid: Id39 | None = None
+    authorization_id: String36 | None = None  # Gireve's extension: 2.2's authorization_reference, stored and echoed
 
 
 class StopSession(_W):
