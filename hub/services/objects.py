@@ -238,21 +238,13 @@ class Objects:
 
         return await self.db.read(op)
 
-    async def page_objects(
-        self, reader: Platform, kind: docs.Kind[S], window: docs.Window, owner: PartyId | None = None
-    ) -> tuple[list[S], int]:
-        """`page` as canonical objects, for a surface that renders them in a format the store does not keep."""
+    async def page_objects(self, reader: Platform, kind: docs.Kind[S], window: docs.Window) -> tuple[list[S], int]:
+        """`page` as canonical objects, for a surface that renders them in a format the store does not keep (not for
+        Locations, whose rows are shells: the catalog serves them in other forms)."""
 
         def op(conn: sa.Connection) -> tuple[list[S], int]:
-            visible = visibility.visible_clause(self.directory, reader, kind)
-            if owner is not None:
-                t = kind.table
-                visible = sa.and_(visible, t.c.country_code == owner.country_code, t.c.party_id == owner.party_id)
-            if kind is not docs.LOCATION:
-                found, total = docs.page(conn, kind, visible, window, column="doc")
-                return [kind.decode(doc) for doc in found], total
-            keys, total = docs.page_keys(conn, kind, visible, window)
-            return [stored.obj for key in keys if (stored := locations.get(conn, key)) is not None], total  # type: ignore[misc]
+            found, total = docs.page(conn, kind, visibility.visible_clause(self.directory, reader, kind), window, column="doc")
+            return [kind.decode(doc) for doc in found], total
 
         return await self.db.read(op)
 
