@@ -52,6 +52,7 @@ class Hub:
         self.core.senders["ocpi"] = OcpiPush(self.client, settings.hub_party, self.ocpi.rules)
         self.ocpi211 = Ocpi211(self.core, v211.Client(settings.hub_party, self.core.outbound, timeout=settings.forward_timeout))
         self.ocpi.versions.append((v211.VERSION, self.ocpi211.base))
+        self.ocpi211.rules = self.ocpi.rules  # an upstream hub's rules, whatever version it speaks
         push211 = Push211(self.ocpi211)
         self.core.senders[v211.PROTOCOL] = push211
         self.core.commands.remote[v211.PROTOCOL] = push211.command

@@ -137,7 +137,8 @@ def cmd_ocpi_register(args: argparse.Namespace) -> None:
             platform = await bilateral.register(hub.ocpi, args.versions_url, args.token, args.name, claims, hub.ocpi211)
         else:
             parties = [PartyId.parse(p.strip()) for p in (args.parties or "").split(",") if p.strip()]
-            platform = await upstream.register(hub.ocpi, args.versions_url, args.token, args.profile, parties or None, args.name)
+            platform = await upstream.register(hub.ocpi, args.versions_url, args.token, args.profile, parties or None, args.name,
+                                               hub.ocpi211)
         return _connection(platform)
 
     _print(asyncio.run(_with_hub(run)))
@@ -156,7 +157,7 @@ def cmd_ocpi_rotate(args: argparse.Namespace) -> None:
         platform = hub.core.directory.platform(args.platform)
         if platform is None:
             raise SystemExit(f"no platform {args.platform}")
-        return _connection(await upstream.rotate(hub.ocpi, platform, args.token))
+        return _connection(await upstream.rotate(hub.ocpi, platform, args.token, hub.ocpi211))
 
     _print(asyncio.run(_with_hub(run)))
 

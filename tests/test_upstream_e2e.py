@@ -15,10 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from connectors import bilateral, upstream
+from fixtures.ocpi211_party import Ocpi211Party
 from fixtures.ocpi_party import free_port
 from fixtures.upstream_hub import UpstreamHub
 from hub import model
 from hub.model import PartyId
+from hub.services import errors
 from hub.store import schema
 from hub.store.chargers import ConnectorTemplate
 from protocols.ocpp.simulator import connect_charger
@@ -238,3 +240,50 @@ async def test_emobi_follows_the_hub_rules_with_its_own_party(database_url: str)
             assert not emobi.errors
         finally:
             await emobi.aclose()
+
+
+async def test_gireve_in_2_1_1_takes_one_connection_per_cpo_operator(gireve: Upstream) -> None:
+    """IOP in 2.1.1 (played by a scripted 2.1.1 eMSP, party FR/107): the hub registers as one operator per connection."""
+    hub = gireve.served.hub
+    iop = Ocpi211Party("FR", "107", "EMSP", name="Gireve IOP")
+    await iop.start()
+    try:
+        with pytest.raises(errors.Invalid, match="one CPO operator per connection"):
+            await upstream.register(hub.ocpi, f"{iop.url}/versions", iop.invite_hub(), "gireve", None, ocpi211=hub.ocpi211)
+        platform = await upstream.register(hub.ocpi, f"{iop.url}/versions", iop.invite_hub(), "gireve", [GRN], ocpi211=hub.ocpi211)
+        assert (platform.row.protocol, platform.row.tenants) == ("ocpi211", frozenset({GRN}))
+        assert platform.roles == ((PartyId("FR", "107"), "EMSP"),)
+        assert (iop.hub_credentials.country_code, iop.hub_credentials.party_id) == ("NL", "GRN")  # the operator registers
+        await eventually(lambda: "NL/GRN/LOC1" in iop.objects["locations"])
+        assert not any(k.startswith("DE/VLT") for k in iop.objects["locations"])  # not this connection's operator
+        # the charger of the operator, started by IOP with its authorization_id, which comes back in the Session
+        await hub.core.charging.add("CP1", GRN, "LOC1", PASSWORD, ConnectorTemplate(tariff_ids=["AC1"]))
+        cp, _, _ = await connect_charger(gireve.ocpp_url, "CP1", "1.6", PASSWORD)
+        await cp.boot()
+        await cp.status(1, "Available")
+        token = {"uid": "0AB1C2D3", "type": "RFID", "auth_id": "FR-EMX-C0001-X", "issuer": "FR*EMX", "valid": True,
+                 "whitelist": "ALLOWED", "last_updated": "2026-03-01T08:00:00Z"}
+        start = {"response_url": iop.response_url("s1"), "token": token, "location_id": "LOC1", "evse_uid": "CP1-1",
+                 "authorization_id": "IOP-211-AUTH"}
+        r = await iop.send("POST", "commands", "START_SESSION", msgspec.json.encode(start))
+        assert env(r)["status_code"] == 1000 and env(r)["data"]["result"] == "ACCEPTED", r.text
+        await eventually(lambda: iop.received["commandresults"])
+        await eventually(lambda: iop.objects["sessions"])
+        session = msgspec.json.decode(next(iter(iop.objects["sessions"].values())))
+        assert session["authorization_id"] == "IOP-211-AUTH" and session["auth_id"] == "FR-EMX-C0001-X"
+        assert not iop.errors
+    finally:
+        await iop.aclose()
+
+
+async def test_a_pull_from_gireve_uses_its_page_size_and_takes_the_operators_behind_it(gireve: Upstream) -> None:
+    platform = await gireve.register()
+    for n in range(25):  # more than a pre-production page (20): IOP refuses a larger limit
+        loc = msgspec.to_builtins(_site(PartyId("FR", "CPX"), f"CPX{n:02d}"))
+        gireve.up.own("locations", f"FR/CPX/CPX{n:02d}", msgspec.json.encode({**loc, "country": "FRA", "time_zone": "Europe/Paris",
+                                                                              "coordinates": {"latitude": "48.856600", "longitude": "2.352200"}}))
+    pulled = await upstream.pull(gireve.ocpi, platform)
+    assert pulled["location"] == 25 and not gireve.up.errors  # IOP refused any page above 20 (errors would say so)
+    pulls = gireve.up.received["sender/locations"]
+    assert len(pulls) == 2 and all(p.headers["ocpi-from-party-id"] == "EMS" and p.headers["ocpi-to-party-id"] == "107" for p in pulls)
+    assert await gireve.served.hub.core.objects.location(PartyId("FR", "CPX"), "CPX24") is not None  # owned by FR/CPX

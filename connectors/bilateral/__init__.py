@@ -116,21 +116,24 @@ def parties(ocpi: Ocpi) -> list[dict[str, Any]]:
 
 
 async def pull(
-    ocpi: Ocpi, platform: Platform, since: datetime | None = None, page_size: Callable[[str], int] = lambda module: 100
+    ocpi: Ocpi, platform: Platform, since: datetime | None = None, page_size: Callable[[str], int] = lambda module: 100,
+    routing: Callable[[str], tuple[PartyId | None, PartyId | None] | None] = lambda module: (None, None),
 ) -> dict[str, int]:
     """Fetch what the peer owns (changed since `since`) and take it in as if it had been pushed. From an upstream hub,
-    the owners are parties behind it, taken as its own as they come."""
+    the owners are parties behind it, taken as its own as they come. `routing`: the OCPI-from and OCPI-to of a module's
+    pull (None: it is not pulled)."""
     counts: dict[str, int] = {}
     objects = ocpi.core.objects
     for kind, module, wire_type, check, to_canonical in PULLS:
         url = endpoint(platform, module, "SENDER")
-        if kind not in platform.row.serves or url is None:
+        headers = routing(module)
+        if kind not in platform.row.serves or url is None or headers is None:
             continue
         params = {}
         if since is not None or kind == "session":  # Sessions require date_from
             params["date_from"] = (since or datetime(1970, 1, 1, tzinfo=timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
         taken = 0
-        async for raw in ocpi.client.paginate(platform, url, params, page_size(module)):
+        async for raw in ocpi.client.paginate(platform, url, params, page_size(module), *headers):
             try:
                 decoded = wire.decode(raw, wire_type)
                 if problems := rules.check_dates(decoded) + check(decoded):

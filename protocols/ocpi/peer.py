@@ -126,13 +126,14 @@ class PeerClient:
         return codec, {v.version: v.url for v in offered}
 
     async def paginate(
-        self, platform: Platform, url: str, params: dict[str, str] | None = None, page_size: int = 100
+        self, platform: Platform, url: str, params: dict[str, str] | None = None, page_size: int = 100,
+        from_party: PartyId | None = None, to_party: PartyId | None = None,
     ) -> AsyncIterator[msgspec.Raw]:
         """Every object of a Sender list, following `Link: <...>; rel="next"` until none is left."""
         next_url: str | None = url
         query: dict[str, str] | None = {**(params or {}), "limit": str(page_size)}
         while next_url:
-            response = await self.to_platform(platform, "GET", next_url, params=query, to_party=None)
+            response = await self.to_platform(platform, "GET", next_url, params=query, from_party=from_party, to_party=to_party)
             for item in self.data(response, list[msgspec.Raw], f"GET {next_url}"):
                 yield item
             next_url, query = _next_link(response.headers.get("link")), None
@@ -166,6 +167,17 @@ async def send(client: PeerClient, platform: Platform, method: str, url: str, **
     except OutboundError as exc:
         return Delivery("retry", f"{type(exc).__name__}: {exc}")
     return outcome(response)
+
+
+async def alive(client: PeerClient, platform: Platform) -> bool:
+    """The still-alive check of an OFFLINE party: its versions endpoint answers (in any version)."""
+    if not platform.row.versions_url or not platform.row.token_out:
+        return False
+    try:
+        await client.get_data(platform.row.versions_url, platform.row.token_out, platform.row.header_codec, list[_Version])
+        return True
+    except Exception:
+        return False
 
 
 async def ask(client: PeerClient, core: Core, platform: Platform, url: str, body: bytes, type_: Any, what: str, **kwargs: Any) -> Any:

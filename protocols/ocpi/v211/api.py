@@ -23,6 +23,7 @@ from hub.services.catalog import Form
 from hub.services.directory import Platform
 from hub.store import documents as docs
 from protocols.ocpi import transport as t
+from protocols.ocpi import upstream
 from protocols.ocpi.peer import PeerError, join
 from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v211 import mapping as m
@@ -80,6 +81,7 @@ class Ocpi211:
         self.page_limit = core.settings.page_limit
         self.authorizations = Coalescer()
         self.forms = {"location": Form(PROTOCOL, _location), "tariff": Form(PROTOCOL, _tariff)}  # catalogued kinds in 2.1.1
+        self.rules: dict[str, upstream.HubRules] = {}  # profile -> an upstream hub's rules (the app shares 2.2.1's)
 
     # --- request pipeline ----------------------------------------------------------------------
 
@@ -110,6 +112,13 @@ class Ocpi211:
 
     url_party = staticmethod(t.url_party)
     same = staticmethod(t.same)
+
+    async def behind(self, platform: Platform, party: PartyId, role: str) -> Platform:
+        """An upstream hub's connection pushes for the parties behind it (a 2.1.1 URL names them): taken as its own."""
+        if platform.row.tenants is None or (party, role) in platform.roles:
+            return platform
+        await self.core.parties.take(platform.id, [(party, role, str(party))])
+        return self.core.directory.platform(platform.id) or platform
 
     # --- rendering ------------------------------------------------------------------------------
 

@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 ROTATION_OVERLAP_US = 3_600_000_000  # the previous token stays valid for an hour after a PUT
 
 
-def own_credentials(ocpi: Ocpi211, token: str) -> wire.Credentials:
-    party = ocpi.hub_party
+def own_credentials(ocpi: Ocpi211, token: str, party: PartyId | None = None) -> wire.Credentials:
+    """The hub's credentials, or (a connection that is one tenant's, behind an upstream hub) that party's."""
+    party = party or ocpi.hub_party
+    name = next((r.name for r in ocpi.core.directory.party_rows(party) if r.platform_id is None), None) or ocpi.core.settings.hub_name
     return wire.Credentials(token=token, url=ocpi.versions_url, party_id=party.party_id, country_code=party.country_code,
-                            business_details=wire.BusinessDetails(name=ocpi.core.settings.hub_name))
+                            business_details=wire.BusinessDetails(name=name[:100]))
 
 
 async def accept(ocpi: Ocpi211, platform: Platform, theirs: wire.Credentials, *, update: bool) -> wire.Credentials:
@@ -65,10 +67,13 @@ async def _discover(ocpi: Ocpi211, versions_url: str, token: str) -> tuple[str, 
 
 
 async def register_with(
-    ocpi: Ocpi211, versions_url: str, token_a: str, name: str | None = None, claims: list[tuple[PartyId, str]] | None = None
+    ocpi: Ocpi211, versions_url: str, token_a: str, name: str | None = None, claims: list[tuple[PartyId, str]] | None = None,
+    presented: PartyId | None = None, into: int | None = None, **values: object,
 ) -> Platform:
     """The hub as the Sender of the handshake toward a 2.1.1 peer that gave it token A. `claims`: the party and role
-    the operator expects it to hold (default: what it declares now, in the role its endpoints say)."""
+    the operator expects it to hold (default: what it declares now, in the role its endpoints say). `presented`: the
+    party the hub registers as (default: itself); `into`: a platform registering again; `values`: more to store with
+    the platform (an upstream hub's profile and tenant)."""
     try:
         codec, endpoints = await _discover(ocpi, versions_url, token_a)
     except OcpiError as exc:
@@ -78,10 +83,11 @@ async def register_with(
         raise PeerError("the peer lists no credentials endpoint")
     role = role_of(endpoints, {r for _, r in claims or ()})
     listed = msgspec.json.encode(endpoints).decode()
-    platform_id, token_b = await ocpi.core.parties.outgoing(name or versions_url, versions_url, token_a, claims,
+    platform_id, token_b = await ocpi.core.parties.outgoing(name or versions_url, versions_url, token_a, claims, into=into,
                                                             protocol=PROTOCOL, version=VERSION, endpoints=listed)
     try:
-        response = await ocpi.client.call("POST", credentials_url, token_a, codec, body=wire.encode(own_credentials(ocpi, token_b)))
+        body = wire.encode(own_credentials(ocpi, token_b, presented))
+        response = await ocpi.client.call("POST", credentials_url, token_a, codec, body=body)
         theirs = ocpi.client.data(response, wire.Credentials, f"POST {credentials_url}")
         await ocpi.core.outbound.verify(theirs.url)
         party = PartyId.of(theirs.country_code, theirs.party_id)
@@ -90,9 +96,11 @@ async def register_with(
         await ocpi.core.parties.registered(
             platform_id, roles=[(party, role, theirs.business_details.name, details)], protocol=PROTOCOL, version=VERSION,
             versions_url=theirs.url, endpoints=listed, receives=receives, serves=serves, token_out=theirs.token, header_codec=codec,
+            **values,
         )
     except Exception:
-        await ocpi.core.parties.forget(platform_id)
+        if into is None:
+            await ocpi.core.parties.forget(platform_id)
         raise
     platform = ocpi.core.directory.platform(platform_id)
     assert platform is not None

@@ -12,10 +12,12 @@ from typing import Any
 import msgspec
 
 from hub import model
+from hub.model import PartyId
 from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
 from hub.store.outbox import Event
-from protocols.ocpi.peer import ask, join, send
+from protocols.ocpi import upstream
+from protocols.ocpi.peer import alive, ask, join, send
 from protocols.ocpi.v211 import mapping as m
 from protocols.ocpi.v211 import wire
 from protocols.ocpi.v211.api import Ocpi211
@@ -56,7 +58,11 @@ class Push211:
             return Delivery("refused", f"OCPI 2.1.1: the party has no endpoint for {event.kind}")
         if event.op == "delete":
             return await self._send(platform, "DELETE", join(base, event.path), None)
-        rendered = await self.ocpi.render(event.kind, msgspec.json.decode(event.payload, type=CANONICAL[event.kind]))
+        obj = msgspec.json.decode(event.payload, type=CANONICAL[event.kind])
+        rules = self.ocpi.rules.get(platform.row.profile or "")
+        if found := upstream.problems(rules, event.kind, PartyId.parse("/".join(event.path.split("/")[:2])), obj):
+            return Delivery("refused", "; ".join(f"{rules.name}: {event.kind} {event.path}: {p}" for p in found))  # type: ignore[union-attr]
+        rendered = await self.ocpi.render(event.kind, obj)
         if rendered is None:
             return Delivery("refused", f"OCPI 2.1.1 cannot carry this {event.kind}")
         if event.kind == "cdr":
@@ -70,13 +76,7 @@ class Push211:
         return await send(self.client, platform, method, url, body=body)
 
     async def alive(self, platform: Platform) -> bool:
-        if not platform.row.versions_url or not platform.row.token_out:
-            return False
-        try:
-            await self.client.get_data(platform.row.versions_url, platform.row.token_out, platform.row.header_codec, list[wire.Version])
-            return True
-        except Exception:
-            return False
+        return await alive(self.client, platform)
 
     # --- commands ---------------------------------------------------------------------------------
 

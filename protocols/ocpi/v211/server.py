@@ -337,7 +337,8 @@ async def token_put(request: Request, ocpi: NamedDependency[Ocpi211], country_co
     owner = ocpi.url_party(country_code, party_id)
     w = await ocpi.body(request, wire.Token)
     ocpi.same(token_uid, w.uid, "uid")
-    created = await ocpi.core.objects.put_token(ctx.platform, m.token_to_canonical(w, owner))
+    platform = await ocpi.behind(ctx.platform, owner, "EMSP")
+    created = await ocpi.core.objects.put_token(platform, m.token_to_canonical(w, owner))
     return ocpi.ok(request, status=201 if created else 200)
 
 

@@ -27,7 +27,8 @@ from protocols.ocpi import transport as t
 from hub.edge import Reply
 from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import mapping as m
-from protocols.ocpi.v221 import rules, upstream, wire
+from protocols.ocpi import upstream
+from protocols.ocpi.v221 import rules, wire
 
 from protocols.ocpi.v221.client import PROTOCOL, OcpiClient, PeerError, endpoint, join
 
@@ -90,9 +91,11 @@ class Ocpi:
                 if len(platform.parties) != 1:
                     raise OcpiError(200, t.INVALID_PARAMETERS, "OCPI-from-country-code/party-id required: the platform has several parties")
                 party = next(iter(platform.parties))
-            elif party not in platform.parties and platform.row.tenants is not None:  # a party behind an upstream hub
-                await self.core.parties.take(platform.id, [(party, upstream.role_for(request.url.path, request.method), str(party))])
-                platform = self.core.directory.platform(platform.id) or platform
+            elif platform.row.tenants is not None:  # a party behind an upstream hub, in the role this interface implies
+                role = upstream.role_for(request.url.path, request.method)
+                if (party, role) not in platform.roles:
+                    await self.core.parties.take(platform.id, [(party, role, str(party))])
+                    platform = self.core.directory.platform(platform.id) or platform
             if party not in platform.parties:
                 raise OcpiError(200, t.INVALID_PARAMETERS, f"OCPI-from {party} is not a party of this platform")
         ctx = request.state.ocpi_ctx = Ctx(platform, routing, token, party)  # for echo_headers on errors

@@ -10,8 +10,9 @@ from hub.services.directory import Platform
 from hub.services.dispatch import Delivery
 from hub.services.visibility import READER_ROLES
 from hub.store.outbox import Event
-from protocols.ocpi.peer import send
-from protocols.ocpi.v221 import codec, upstream, wire
+from protocols.ocpi.peer import alive, send
+from protocols.ocpi import upstream
+from protocols.ocpi.v221 import codec, wire
 from protocols.ocpi.v221 import mapping as m
 from protocols.ocpi.v221.client import KIND_MODULE, OcpiClient, endpoint, join
 
@@ -118,10 +119,4 @@ class OcpiPush:
                           correlation_id=event.correlation_id)
 
     async def alive(self, platform: Platform) -> bool:
-        if not platform.row.versions_url or not platform.row.token_out:
-            return False
-        try:
-            await self.client.get_data(platform.row.versions_url, platform.row.token_out, platform.row.header_codec, list[wire.Version])
-            return True
-        except Exception:
-            return False
+        return await alive(self.client, platform)
