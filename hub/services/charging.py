@@ -693,6 +693,13 @@ class Place(msgspec.Struct, frozen=True):
         return pricing.price(self.tariff, state.usage, self.location.time_zone)
 
 
+def own_answer(token: model.Token, where: model.LocationReferences | None = None) -> model.AuthorizationInfo:
+    """The hub's answer to a roaming party asking about a token of a party the hub runs: the token's own validity, with
+    a reference of the hub's for the Session and CDR to echo."""
+    return model.AuthorizationInfo(allowed="ALLOWED" if token.valid else "BLOCKED", token=token, location=where,
+                                   authorization_reference=uuid.uuid4().hex if token.valid else None)
+
+
 def _whitelisted(token: model.Token) -> model.Authorization:
     return model.Authorization("ALLOWED" if token.valid else "BLOCKED", token, "WHITELIST")
 

@@ -19,7 +19,7 @@ from hub import model
 from hub.model import PartyId
 from hub.services import visibility
 from hub.services.directory import Directory, Platform
-from hub.services.errors import Invalid
+from hub.services.errors import Invalid, NotRegistered
 from hub.services.webhooks import Webhooks
 from hub.store import documents as docs
 from hub.store import locations, outbox
@@ -154,8 +154,12 @@ class Parties:
 
             await self.db.write(events)
 
-    async def unregister(self, platform_id: int) -> None:
-        """Credentials DELETE: no more traffic either way; the parties are SUSPENDED for the others."""
+    async def unregister(self, platform: Platform) -> None:
+        """Credentials DELETE: no more traffic either way; the parties are SUSPENDED for the others. A platform that
+        never registered (token A) has nothing to end."""
+        if platform.row.token_in_kind == "A":
+            raise NotRegistered("not registered")
+        platform_id = platform.id
 
         def op(tx: Tx) -> None:
             store.update_platform(tx, platform_id, status="SUSPENDED", token_in_hash=None, token_out=None, token_in_prev_hash=None)

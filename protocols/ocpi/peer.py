@@ -215,6 +215,18 @@ async def usable_endpoints(outbound: Outbound, discover: Awaitable[tuple[str, li
     return codec, endpoints
 
 
+async def registration_target(outbound: Outbound, discover: Awaitable[tuple[str, list[Any]]], versions_url: str) -> tuple[str, list[Any], str]:
+    """(header codec, endpoints, credentials URL) of a peer the hub registers with; PeerError when it cannot."""
+    try:
+        codec, endpoints = await usable_endpoints(outbound, discover, versions_url)
+    except OcpiError as exc:
+        raise PeerError(exc.message) from exc
+    credentials_url = next((e.url for e in endpoints if e.identifier == "credentials"), None)
+    if credentials_url is None:
+        raise PeerError("the peer lists no credentials endpoint")
+    return codec, endpoints, credentials_url
+
+
 class _Version(msgspec.Struct):
     """An entry of a versions list: the same in every OCPI version."""
 

@@ -20,6 +20,7 @@ from hub.model import PartyId
 from hub.outbound import Coalescer, OutboundError
 from hub.services import errors
 from hub.services.catalog import Form
+from hub.services.charging import own_answer
 from hub.services.directory import Platform
 from hub.store import documents as docs
 from protocols.ocpi import transport as t
@@ -208,7 +209,7 @@ class Ocpi211:
         """A 2.1.1 CPO asks about a token: the hub answers for the parties it runs and asks the token's eMSP
         otherwise (in its version). An eMSP that cannot be asked: the token's whitelist rule decides."""
         if self.core.directory.platform_of(token.owner_party) is None:
-            return model.AuthorizationInfo(allowed="ALLOWED" if token.valid else "BLOCKED", token=token, location=where)
+            return own_answer(token, where)
         ask = self.core.charging.realtime
         try:
             if ask is None:

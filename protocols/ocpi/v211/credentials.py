@@ -18,8 +18,7 @@ from hub.services import errors
 from hub.services.directory import Platform
 from hub.services.parties import new_token
 from hub.store.documents import now_us
-from protocols.ocpi.peer import PeerError, usable_endpoints
-from protocols.ocpi.transport import OcpiError
+from protocols.ocpi.peer import registration_target, usable_endpoints
 from protocols.ocpi.v211 import wire
 from protocols.ocpi.v211.api import Ocpi211
 from protocols.ocpi.v211.client import PROTOCOL, VERSION, capabilities, role_of
@@ -74,13 +73,8 @@ async def register_with(
     the operator expects it to hold (default: what it declares now, in the role its endpoints say). `presented`: the
     party the hub registers as (default: itself); `into`: a platform registering again; `values`: more to store with
     the platform (an upstream hub's profile and tenant)."""
-    try:
-        codec, endpoints = await _discover(ocpi, versions_url, token_a)
-    except OcpiError as exc:
-        raise PeerError(exc.message) from exc
-    credentials_url = next((e.url for e in endpoints if e.identifier == "credentials"), None)
-    if credentials_url is None:
-        raise PeerError("the peer lists no credentials endpoint")
+    codec, endpoints, credentials_url = await registration_target(
+        ocpi.core.outbound, ocpi.client.discover(versions_url, token_a), versions_url)
     role = role_of(endpoints, {r for _, r in claims or ()})
     listed = msgspec.json.encode(endpoints).decode()
     platform_id, token_b = await ocpi.core.parties.outgoing(name or versions_url, versions_url, token_a, claims, into=into,

@@ -76,9 +76,7 @@ async def credentials_put(request: Request, ocpi: NamedDependency[Ocpi211]) -> R
 @delete(f"{B}/credentials", status_code=200)
 async def credentials_delete(request: Request, ocpi: NamedDependency[Ocpi211]) -> Reply:
     ctx = await ocpi.enter(request, allow_a=True, functional=False)
-    if ctx.platform.row.token_in_kind == "A":
-        raise errors.NotRegistered("not registered")
-    await ocpi.core.parties.unregister(ctx.platform.id)
+    await ocpi.core.parties.unregister(ctx.platform)
     return ocpi.ok(request)
 
 

@@ -21,10 +21,9 @@ from hub.services import errors
 from hub.services.directory import Platform
 from hub.services.parties import new_token
 from hub.store.documents import now_us
-from protocols.ocpi.transport import OcpiError
 from protocols.ocpi.v221 import wire
-from protocols.ocpi.peer import usable_endpoints
-from protocols.ocpi.v221.client import PROTOCOL, VERSION, PeerError, capabilities
+from protocols.ocpi.peer import registration_target, usable_endpoints
+from protocols.ocpi.v221.client import PROTOCOL, VERSION, capabilities
 
 if TYPE_CHECKING:
     from protocols.ocpi.v221.api import Ocpi
@@ -81,12 +80,13 @@ async def accept(ocpi: Ocpi, platform: Platform, theirs: wire.Credentials, *, up
     return wire.Credentials(token=token_c, url=ocpi.versions_url, roles=hub_roles(ocpi))
 
 
-async def _discover(ocpi: Ocpi, versions_url: str, token: str) -> tuple[str, list[wire.Endpoint]]:
-    async def discover() -> tuple[str, list[wire.Endpoint]]:
-        codec, _, endpoints = await ocpi.client.discover(versions_url, token)
-        return codec, endpoints
+async def _discovered(ocpi: Ocpi, versions_url: str, token: str) -> tuple[str, list[wire.Endpoint]]:
+    codec, _, endpoints = await ocpi.client.discover(versions_url, token)
+    return codec, endpoints
 
-    return await usable_endpoints(ocpi.core.outbound, discover(), versions_url)
+
+async def _discover(ocpi: Ocpi, versions_url: str, token: str) -> tuple[str, list[wire.Endpoint]]:
+    return await usable_endpoints(ocpi.core.outbound, _discovered(ocpi, versions_url, token), versions_url)
 
 
 async def register_with(
@@ -98,13 +98,7 @@ async def register_with(
     roles the hub declares (default: itself as HUB); `into`: a platform registering again (see Parties.outgoing);
     `values`: more to store with the platform (an upstream hub's profile and tenants)."""
     client = ocpi.client
-    try:
-        codec, endpoints = await _discover(ocpi, versions_url, token_a)
-    except OcpiError as exc:
-        raise PeerError(exc.message) from exc
-    credentials_url = next((e.url for e in endpoints if e.identifier == "credentials"), None)
-    if credentials_url is None:
-        raise PeerError("the peer lists no credentials endpoint")
+    codec, endpoints, credentials_url = await registration_target(ocpi.core.outbound, _discovered(ocpi, versions_url, token_a), versions_url)
     platform_id, token_b = await ocpi.core.parties.outgoing(name or versions_url, versions_url, token_a, claims, into=into)
     body = wire.encode(wire.Credentials(token=token_b, url=ocpi.versions_url, roles=presented or hub_roles(ocpi)))
     try:

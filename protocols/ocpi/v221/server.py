@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from litestar import Request, Response, Router, delete, get, patch, post, put
@@ -20,6 +19,7 @@ from litestar.params import FromPath
 
 from hub import model
 from hub.services import errors
+from hub.services.charging import own_answer
 from hub.store import documents as docs
 from protocols.ocpi import transport as t
 from hub.edge import Reply
@@ -77,9 +77,7 @@ async def credentials_put(request: Request, ocpi: NamedDependency[Ocpi]) -> Repl
 @delete(f"/ocpi/{VERSION}/credentials", status_code=200)
 async def credentials_delete(request: Request, ocpi: NamedDependency[Ocpi]) -> Reply:
     ctx = await ocpi.enter(request, allow_a=True, functional=False)
-    if ctx.platform.row.token_in_kind == "A":
-        raise errors.NotRegistered("not registered")
-    await ocpi.core.parties.unregister(ctx.platform.id)
+    await ocpi.core.parties.unregister(ctx.platform)
     return ocpi.ok(request, ctx)
 
 
@@ -177,11 +175,8 @@ async def token_authorize(request: Request, ocpi: NamedDependency[Ocpi], token_u
             raise OcpiError(404, t.UNKNOWN_TOKEN, f"unknown token {token_uid}")
         owner = ocpi.core.directory.platform_of(token.owner_party)
         where = m.location_references_to_canonical(refs) if refs else None
-        if owner is None:  # a token of a party the hub runs: a reference of its own, for the Session and CDR to echo
-            allowed = "ALLOWED" if token.valid else "BLOCKED"
-            info = model.AuthorizationInfo(allowed=allowed, token=token, location=where,  # type: ignore[arg-type]
-                                           authorization_reference=uuid.uuid4().hex if token.valid else None)
-            return ocpi.ok(request, ctx, wire.encode(m.authorization_info_from_canonical(info)))
+        if owner is None:  # a token of a party the hub runs
+            return ocpi.ok(request, ctx, wire.encode(m.authorization_info_from_canonical(own_answer(token, where))))
         if owner.row.protocol != PROTOCOL and ocpi.core.charging.realtime is not None:  # asked in the eMSP's own terms
             try:
                 info = await ocpi.core.charging.realtime(token, where or model.LocationReferences(location_id="#NA"))
